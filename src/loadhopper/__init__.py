@@ -1,0 +1,1 @@
+"""loadhopper: load testing that runs Locust's locustfiles unchanged, fast, with exact stats."""
