@@ -1,0 +1,33 @@
+"""Exact, bounded, mergeable request statistics: pure data, no I/O and no clock reads.
+
+The runtime feeds a `StatsCollector` (one `record` per request, one `close_window` per
+second) and reads `StatsSnapshot`s from it; reports and the web UI read only the snapshot
+records. See docs/internals.md for the contract.
+"""
+
+from loadhopper.stats._collector import DEFAULT_PERCENTILES, StatsCollector
+from loadhopper.stats._entry_view import EntryView
+from loadhopper.stats._errors import normalise_error
+from loadhopper.stats._histogram import Histogram
+from loadhopper.stats._naming import template_url
+from loadhopper.stats._snapshot import (
+    ExceptionSnapshot,
+    FailureSnapshot,
+    RowSnapshot,
+    StatsSnapshot,
+    TimelinePoint,
+)
+
+__all__ = [
+    "DEFAULT_PERCENTILES",
+    "EntryView",
+    "ExceptionSnapshot",
+    "FailureSnapshot",
+    "Histogram",
+    "RowSnapshot",
+    "StatsCollector",
+    "StatsSnapshot",
+    "TimelinePoint",
+    "normalise_error",
+    "template_url",
+]
