@@ -1,0 +1,214 @@
+"""The `loadhopper` command: subcommands, the two-pass parse, the headless run, exit codes.
+
+Exit codes (docs/cli.md keeps the user-facing list):
+
+- 0: the test ran and nothing failed (or a listener set `environment.process_exit_code`).
+- `--exit-code-on-error` (default 1): there were failed requests or user-code exceptions.
+- 1: the locustfile cannot be used (missing, fails to import, no User class).
+- 2: a usage or config error (unknown flag, bad value, a feature not available yet), or
+  loadhopper itself failed (an unexpected error, an output file that could not be written).
+- 130: Ctrl-C before the test started (once it runs, Ctrl-C stops it and the codes above
+  apply).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from loadhopper import __version__
+from loadhopper._exceptions import ConfigError, LocustfileError
+from loadhopper.cli._headless import run_headless
+from loadhopper.cli._logging import setup_logging
+from loadhopper.cli._options import Options, parse_options
+from loadhopper.cli._outputs import Outputs
+from loadhopper.cli._parser import build_parser
+from loadhopper.cli._task_ratio import format_task_ratios, task_ratio_json
+from loadhopper.runtime import Environment, Locustfile, events, load_locustfile
+from loadhopper.user import User
+
+__all__ = ["EXIT_INTERRUPTED", "EXIT_LOCUSTFILE", "EXIT_OK", "EXIT_USAGE", "main"]
+
+logger = logging.getLogger("loadhopper.main")
+
+EXIT_OK = 0
+EXIT_LOCUSTFILE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # the shell's convention for a process ended by SIGINT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `loadhopper` command line and return its exit code.
+
+    The console script (`loadhopper = loadhopper.cli:main`) passes the return value to
+    `sys.exit`, as setuptools' generated wrapper does.
+
+    Args:
+        argv: the arguments without the program name (default: `sys.argv[1:]`).
+
+    Returns:
+        The process exit code (see the module docstring).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["cats"]:
+        return _subcommand("loadhopper.demo", "cats_main", args[1:])
+    if args[:1] == ["demo"]:
+        return _subcommand("loadhopper.cli._demo", "demo_main", args[1:])
+    try:
+        return _run(args)
+    except ConfigError as exc:
+        _fail(exc)
+        return EXIT_USAGE
+    except LocustfileError as exc:
+        _fail(exc)
+        return EXIT_LOCUSTFILE
+    except KeyboardInterrupt:  # Ctrl-C before the test started (e.g. a slow locustfile import)
+        print("loadhopper: interrupted before the test started.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _fail(exc: Exception) -> None:
+    print(f"loadhopper: {exc}", file=sys.stderr)
+
+
+def _subcommand(module_name: str, function: str, args: list[str]) -> int:
+    # Imported lazily: the cats site pulls in its web stack, which a load test never needs.
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        print(f"loadhopper: `{module_name}` is not available yet in this version.", file=sys.stderr)
+        return EXIT_USAGE
+    entry: Any = getattr(module, function)
+    return int(entry(args))
+
+
+def _run(args: list[str]) -> int:
+    parser = build_parser()
+    first = parse_options(args, parser, strict=False)
+    if first.version:
+        print(f"loadhopper {__version__}")
+        return EXIT_OK
+    if not first.skip_log_setup:
+        setup_logging(first.loglevel, first.logfile)
+    try:
+        locustfile = load_locustfile(first.locustfile)
+    except LocustfileError:
+        if first.help:  # help must work without a locustfile (it then lacks custom flags)
+            parser.print_help()
+            return EXIT_OK
+        raise
+    # Locustfile listeners add their own flags; only then can everything be parsed.
+    events.init_command_line_parser.fire(parser=parser)
+    options = parse_options(args, parser, strict=True)
+    if options.help:
+        parser.print_help()
+        return EXIT_OK
+    changed = (options.loglevel, options.logfile) != (first.loglevel, first.logfile)
+    if not options.skip_log_setup and changed:
+        setup_logging(options.loglevel, options.logfile)
+    _check_options(options)
+    env = _environment(locustfile, options)
+    if options.list_commands:
+        print("\n".join(cls.__name__ for cls in env.user_classes))
+        return EXIT_OK
+    if options.show_task_ratio_json:
+        sys.stdout.write(task_ratio_json(env))
+        return EXIT_OK
+    if options.show_task_ratio:
+        sys.stdout.write(format_task_ratios(env))
+        return EXIT_OK
+    if not (options.headless or options.autostart):
+        raise ConfigError(
+            "The web UI is not available yet; add --headless to run the test from the command line."
+        )
+    return _headless(env, options)
+
+
+def _check_options(options: Options) -> None:
+    if options.num_users is not None and options.num_users < 0:
+        raise ConfigError(f"-u/--users must be 0 or more, got {options.num_users}.")
+    if options.spawn_rate is not None and options.spawn_rate <= 0:
+        raise ConfigError(
+            f"-r/--spawn-rate must be above 0 users per second, got {options.spawn_rate:g}."
+        )
+    if options.run_time is not None and options.run_time <= 0:
+        raise ConfigError("-t/--run-time must be above 0; leave it out to run until Ctrl-C.")
+    if options.master or options.worker or options.processes is not None:
+        raise ConfigError(
+            "Distributed runs (--master, --worker, --processes) are not supported yet; "
+            "run a single process without those flags."
+        )
+    if options.html_file:
+        raise ConfigError(
+            "The HTML report (--html) is not available yet; use --csv or --json-file."
+        )
+    if options.stats_history_enabled and not options.csv_prefix:
+        raise ConfigError("--csv-full-history needs --csv PREFIX to know where to write.")
+
+
+def _select(locustfile: Locustfile, names: Sequence[str], shown: str) -> list[type[User]]:
+    classes = list(locustfile.user_classes)
+    if not names:
+        return classes
+    by_name = {cls.__name__: cls for cls in classes}
+    for name in names:
+        if name not in by_name:
+            found = ", ".join(by_name)
+            raise LocustfileError(f"no User class named {name!r} in {shown} (found: {found})")
+    return [by_name[name] for name in dict.fromkeys(names)]
+
+
+def _environment(locustfile: Locustfile, options: Options) -> Environment:
+    if locustfile.shape_class is not None:
+        logger.warning(
+            "%s (a LoadTestShape) is not supported by the command line yet; "
+            "running with -u, -r and -t instead.",
+            locustfile.shape_class.__name__,
+        )
+    env = Environment(
+        user_classes=_select(locustfile, options.user_classes, options.locustfile),
+        tags=options.tags,
+        exclude_tags=options.exclude_tags,
+        events=events,
+        host=options.host,
+        reset_stats=options.reset_stats,
+        stop_timeout=options.stop_timeout,
+        parsed_options=options.as_namespace(),
+        template_names=not options.no_url_templating,
+        max_stats_rows=options.max_stats_rows,
+    )
+    if options.equal_weights:
+        env.assign_equal_weights()
+    return env
+
+
+def _headless(env: Environment, options: Options) -> int:
+    outputs = Outputs(options, env.stats.percentiles)
+    outputs.start()
+    runner = env.create_local_runner()
+    events.init.fire(environment=env, runner=runner, web_ui=None)
+    try:
+        result = run_headless(env, options, outputs)
+    except Exception:
+        # A bug in loadhopper (user-code errors are recorded, not raised): show it whole.
+        logger.exception("The test ended with an unexpected error.")
+        return EXIT_USAGE
+    events.quitting.fire(reverse=True, environment=env)
+    snapshot = result.snapshot
+    if env.process_exit_code is not None:
+        code = int(env.process_exit_code)
+    elif snapshot.total.num_failures or snapshot.exceptions:
+        code = options.exit_code_on_error
+    else:
+        code = EXIT_OK
+    written = outputs.finish(snapshot, result.run)
+    if not written and env.process_exit_code is None:
+        code = EXIT_USAGE
+    logger.info("Shutting down (exit code %d)", code)
+    events.quit.fire(exit_code=code)
+    return code

@@ -1,0 +1,44 @@
+"""Reports: console tables, CSV files and the JSON summary, all pure functions of snapshots."""
+
+from loadhopper.report._console import (
+    RateKind,
+    format_exceptions,
+    format_failures,
+    format_percentiles_table,
+    format_stats_table,
+    format_summary,
+)
+from loadhopper.report._csv import (
+    CsvReport,
+    exceptions_csv_rows,
+    failures_csv_rows,
+    history_csv_header,
+    history_csv_rows,
+    stats_csv_header,
+    stats_csv_rows,
+)
+from loadhopper.report._format import format_ms, percentile_label
+from loadhopper.report._json import SCHEMA, format_json, summary_dict
+from loadhopper.report._run_info import RunInfo
+
+__all__ = [
+    "SCHEMA",
+    "CsvReport",
+    "RateKind",
+    "RunInfo",
+    "exceptions_csv_rows",
+    "failures_csv_rows",
+    "format_exceptions",
+    "format_failures",
+    "format_json",
+    "format_ms",
+    "format_percentiles_table",
+    "format_stats_table",
+    "format_summary",
+    "history_csv_header",
+    "history_csv_rows",
+    "percentile_label",
+    "stats_csv_header",
+    "stats_csv_rows",
+    "summary_dict",
+]

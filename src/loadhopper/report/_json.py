@@ -1,0 +1,114 @@
+"""The JSON summary (`--json` to stdout, `--json-file BASE` to `BASE.json`).
+
+Locust's `--json` dumps its raw per-endpoint internals (response-time buckets, per-second
+dicts) and, as a side effect, resets every endpoint's stats (reference/locust.md §5 item 1).
+loadhopper writes a summary instead: computed numbers a reader can use directly, built from a
+frozen snapshot, so producing it changes nothing.
+
+Schema `loadhopper.summary/1` (times are epoch seconds and ISO 8601 UTC strings; latencies
+are milliseconds over successful requests, `null` when there was none; rates are per second)::
+
+    {
+      "schema": "loadhopper.summary/1",
+      "run": {"start_time", "start", "end_time", "end", "duration", "users", "spawn_rate",
+              "run_time", "host", "locustfile", "loadhopper_version"},
+      "stats_start_time": epoch seconds the statistics count from (later after a reset),
+      "percentiles": ["50", "66", ..., "100"],         keys of every row's "percentiles"
+      "aggregated": ROW,                                the Aggregated row
+      "rows": [ROW, ...],                              sorted by (name, method)
+      "rows_overflowed": bool,                         true if the row limit was reached
+      "failures": [{"method", "name", "error", "occurrences", "first_seen", "last_seen"}],
+      "exceptions": [{"count", "message", "traceback"}]
+    }
+
+    ROW = {"method", "name", "num_requests", "num_failures", "fail_ratio",
+           "min_response_time", "max_response_time", "avg_response_time",
+           "median_response_time", "avg_content_length",
+           "total_rps", "total_fail_per_sec",        whole-run averages
+           "current_rps", "current_fail_per_sec",    last 10 one-second windows
+           "percentiles": {"50": ms, ..., "99.9": ms, "100": ms}}
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from loadhopper.report._format import percentile_key
+from loadhopper.report._run_info import RunInfo
+from loadhopper.stats import RowSnapshot, StatsSnapshot
+
+__all__ = ["SCHEMA", "format_json", "summary_dict"]
+
+SCHEMA = "loadhopper.summary/1"
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+
+
+def _row(row: RowSnapshot, keys: list[str]) -> dict[str, Any]:
+    return {
+        "method": row.method,
+        "name": row.name,
+        "num_requests": row.num_requests,
+        "num_failures": row.num_failures,
+        "fail_ratio": row.num_failures / row.num_requests if row.num_requests else 0.0,
+        "min_response_time": row.min_response_time,
+        "max_response_time": row.max_response_time,
+        "avg_response_time": row.avg_response_time,
+        "median_response_time": row.median_response_time,
+        "avg_content_length": row.avg_content_length,
+        "total_rps": row.total_rps,
+        "total_fail_per_sec": row.total_fail_per_sec,
+        "current_rps": row.current_rps,
+        "current_fail_per_sec": row.current_fail_per_sec,
+        "percentiles": dict(zip(keys, row.percentiles, strict=True)),
+    }
+
+
+def summary_dict(snapshot: StatsSnapshot, run: RunInfo) -> dict[str, Any]:
+    """Build the JSON summary as plain data (see the module docstring for the schema)."""
+    keys = [percentile_key(p) for p in snapshot.percentiles]
+    return {
+        "schema": SCHEMA,
+        "run": {
+            "start_time": run.start_time,
+            "start": _iso(run.start_time),
+            "end_time": run.end_time,
+            "end": _iso(run.end_time),
+            "duration": run.duration,
+            "users": run.users,
+            "spawn_rate": run.spawn_rate,
+            "run_time": run.run_time,
+            "host": run.host,
+            "locustfile": run.locustfile,
+            "loadhopper_version": run.version,
+        },
+        "stats_start_time": snapshot.start_time,
+        "percentiles": keys,
+        "aggregated": _row(snapshot.total, keys),
+        "rows": [_row(row, keys) for row in snapshot.rows],
+        "rows_overflowed": snapshot.overflowed,
+        "failures": [
+            {
+                "method": f.method,
+                "name": f.name,
+                "error": f.error,
+                "occurrences": f.occurrences,
+                "first_seen": f.first_seen,
+                "last_seen": f.last_seen,
+            }
+            for f in snapshot.failures
+        ],
+        "exceptions": [
+            {"count": e.count, "message": e.message, "traceback": e.traceback}
+            for e in snapshot.exceptions
+        ],
+    }
+
+
+def format_json(snapshot: StatsSnapshot, run: RunInfo) -> str:
+    """The JSON summary as text, indented, with a trailing newline."""
+    return json.dumps(summary_dict(snapshot, run), indent=2) + "\n"

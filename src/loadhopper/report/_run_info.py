@@ -1,0 +1,37 @@
+"""What a report says about the run itself, beside its statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RunInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """The run's identity and settings, as the JSON summary reports them.
+
+    Attributes:
+        start_time: when the test started, epoch seconds.
+        end_time: when it ended (or when this report was made), epoch seconds.
+        users: the target number of users (`-u`).
+        spawn_rate: users started per second (`-r`).
+        run_time: the run-time limit in seconds (`-t`), or None when there was none.
+        host: the target host (`-H`, or the User classes' own `host` when None).
+        locustfile: the locustfile path as given.
+        version: the loadhopper version that ran the test.
+    """
+
+    start_time: float
+    end_time: float
+    users: int
+    spawn_rate: float
+    run_time: float | None
+    host: str | None
+    locustfile: str
+    version: str
+
+    @property
+    def duration(self) -> float:
+        """Seconds from start to end (never negative)."""
+        return max(0.0, self.end_time - self.start_time)
