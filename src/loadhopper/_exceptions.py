@@ -9,7 +9,19 @@ Errors (something went wrong; the message says what and what to do)::
      │    └── MissingWaitTimeError
      ├── ConfigError                    (bad flag, config file or environment variable)
      ├── LocustfileError                (does not import, no User class, unknown class)
-     └── BridgeError                    (blocking client call outside a user greenlet)
+     ├── BridgeError                    (blocking client call outside a user greenlet)
+     └── RequestError                   (an HTTP request got no usable response)
+          ├── InvalidURL                (raised to the caller, never recorded as a sample)
+          ├── ConnectError
+          │    ├── NameResolutionError
+          │    └── TLSError             (handshake or certificate verification failed)
+          ├── Timeout
+          │    ├── ConnectTimeout
+          │    └── ReadTimeout
+          ├── ReadError                 (the connection broke while waiting for the response)
+          ├── RemoteProtocolError       (the server's bytes are not valid HTTP/1.1)
+          ├── TooManyRedirects
+          └── HTTPError                 (status >= 400; what `raise_for_status()` raises)
 
 Control-flow signals (raised by user code to steer the runner; not errors)::
 
@@ -27,17 +39,29 @@ __all__ = [
     "BridgeError",
     "CatchResponseError",
     "ConfigError",
+    "ConnectError",
+    "ConnectTimeout",
     "ControlFlowSignal",
+    "HTTPError",
     "InterruptTaskSet",
+    "InvalidURL",
     "LoadhopperError",
     "LocustError",
     "LocustfileError",
     "MissingWaitTimeError",
+    "NameResolutionError",
+    "ReadError",
+    "ReadTimeout",
+    "RemoteProtocolError",
+    "RequestError",
     "RescheduleTask",
     "RescheduleTaskImmediately",
     "ResponseError",
     "StopTest",
     "StopUser",
+    "TLSError",
+    "Timeout",
+    "TooManyRedirects",
 ]
 
 
@@ -71,6 +95,62 @@ class LocustfileError(LoadhopperError):
 
 class BridgeError(LoadhopperError):
     """A blocking client call was made where it cannot block (outside a user's greenlet)."""
+
+
+class RequestError(LoadhopperError):
+    """An HTTP request got no usable response; the session records it as a failed sample."""
+
+
+class InvalidURL(RequestError):
+    """A URL cannot be requested (no host, unsupported scheme, bad port, bad characters)."""
+
+
+class ConnectError(RequestError):
+    """The TCP (or TLS) connection to the server could not be opened."""
+
+
+class NameResolutionError(ConnectError):
+    """The host name does not resolve to an address."""
+
+
+class TLSError(ConnectError):
+    """The TLS handshake failed, for example because the certificate did not verify."""
+
+
+class Timeout(RequestError):
+    """A connect or read deadline passed."""
+
+
+class ConnectTimeout(Timeout):
+    """The connection was not established within the connect timeout."""
+
+
+class ReadTimeout(Timeout):
+    """The response did not arrive within the read timeout."""
+
+
+class ReadError(RequestError):
+    """The connection was reset or broke while the response was awaited."""
+
+
+class RemoteProtocolError(RequestError):
+    """The server sent bytes that are not a valid HTTP/1.1 response, or closed too early."""
+
+
+class TooManyRedirects(RequestError):
+    """A request was redirected more times than `max_redirects` allows."""
+
+
+class HTTPError(RequestError):
+    """The response status was 400 or above (what `Response.raise_for_status()` raises).
+
+    The message is only the status and reason (`404 Not Found`), never the URL, so that
+    failures group by request name in the statistics.
+    """
+
+    def __init__(self, message: str, response: object | None = None) -> None:
+        super().__init__(message)
+        self.response = response
 
 
 class ControlFlowSignal(Exception):

@@ -1,0 +1,18 @@
+"""loadhopper's HTTP/1.1 client: a sans-IO protocol on httptools, asyncio connections, a pool,
+and `HttpSession`, a requests-compatible session that records one sample per request.
+"""
+
+from loadhopper.http._catch import RequestSink, ResponseContextManager
+from loadhopper.http._cookies import CookieJar
+from loadhopper.http._headers import Headers
+from loadhopper.http._response import Response
+from loadhopper.http._session import HttpSession
+
+__all__ = [
+    "CookieJar",
+    "Headers",
+    "HttpSession",
+    "RequestSink",
+    "Response",
+    "ResponseContextManager",
+]

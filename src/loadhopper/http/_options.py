@@ -1,0 +1,80 @@
+"""The keyword arguments of the request methods, typed, and the timeout argument."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+from loadhopper.http._body import Data
+from loadhopper.http._url import Params
+
+__all__ = [
+    "BodyOptions",
+    "PutOptions",
+    "QueryOptions",
+    "RequestOptions",
+    "TimeoutArg",
+    "split_timeout",
+]
+
+# Seconds for both connect and read, a (connect, read) pair, or None for no limit.
+TimeoutArg = float | tuple[float | None, float | None] | None
+
+
+class _CommonOptions(TypedDict, total=False):
+    name: str | None
+    catch_response: bool
+    context: dict[str, Any] | None
+    headers: Mapping[str, str] | None
+    cookies: Mapping[str, str] | None
+    auth: tuple[str, str] | None
+    allow_redirects: bool
+    timeout: TimeoutArg
+
+
+class BodyOptions(_CommonOptions, total=False):
+    """What `get` takes besides `params`."""
+
+    data: Data
+    json: Any
+
+
+class QueryOptions(_CommonOptions, total=False):
+    """What `post` takes besides `data` and `json`."""
+
+    params: Params
+
+
+class PutOptions(_CommonOptions, total=False):
+    """What `put` and `patch` take besides `data`."""
+
+    params: Params
+    json: Any
+
+
+class RequestOptions(_CommonOptions, total=False):
+    """Every keyword argument of `request`."""
+
+    params: Params
+    data: Data
+    json: Any
+
+
+def split_timeout(timeout: TimeoutArg) -> tuple[float | None, float | None]:
+    """(connect, read) seconds from a `timeout=` argument.
+
+    Raises:
+        ValueError: the timeout is negative or a tuple of the wrong length.
+    """
+    if timeout is None:
+        return (None, None)
+    if isinstance(timeout, tuple):
+        if len(timeout) != 2:
+            raise ValueError("timeout must be seconds or a (connect, read) pair of seconds")
+        connect, read = timeout
+    else:
+        connect = read = float(timeout)
+    for value in (connect, read):
+        if value is not None and value < 0:
+            raise ValueError(f"timeout must not be negative (got {value}); use None for no limit")
+    return (connect, read)

@@ -1,0 +1,116 @@
+"""Serializing a session's requests: header blocks built once per origin, then reused.
+
+A mixin of HttpSession: it reads the session's headers, auth, cookies and base URL. The
+session's constant header lines (Host, User-Agent, Accept, Accept-Encoding, Connection and
+any default headers) are serialized to bytes once per origin and reused until
+`session.headers` or `session.auth` changes; a request with no headers of its own only adds
+Cookie, Content-Type and Content-Length lines to them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from loadhopper.http._body import basic_auth
+from loadhopper.http._cookies import CookieJar
+from loadhopper.http._headers import MutableHeaders
+from loadhopper.http._pool import Origin
+from loadhopper.http._protocol import build_header_block, serialize_request
+from loadhopper.http._url import BaseURL
+
+__all__ = ["RequestWriter"]
+
+_BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
+
+
+class RequestWriter:
+    """Turns a prepared request into bytes for the wire."""
+
+    headers: MutableHeaders
+    auth: tuple[str, str] | None
+    cookies: CookieJar
+    _base: BaseURL | None
+    _blocks: dict[Origin, bytes]
+    _blocks_key: tuple[int, tuple[str, str] | None]
+
+    def _origin_block(self, origin: Origin) -> bytes:
+        """Host and the session's headers as bytes, built once per origin and headers version."""
+        key = (self.headers.version, self.auth)
+        if key != self._blocks_key:
+            self._blocks.clear()
+            self._blocks_key = key
+        block = self._blocks.get(origin)
+        if block is None:
+            block = build_header_block(self._header_pairs(origin, None, None))
+            self._blocks[origin] = block
+        return block
+
+    def _header_pairs(
+        self, origin: Origin, headers: Mapping[str, str] | None, auth: tuple[str, str] | None
+    ) -> list[tuple[str, str]]:
+        """Host, the session's headers, auth, then the request's headers over them."""
+        merged: dict[str, tuple[str, str]] = {"host": ("Host", _host_header(origin))}
+        for key, value in self.headers.pairs():
+            merged[key.lower()] = (key, value)
+        base = self._base
+        if auth is None and self.auth is not None and base and origin == base.resolved.origin:
+            auth = self.auth  # session credentials only go to the base origin
+        if auth is not None:
+            merged["authorization"] = ("Authorization", basic_auth(auth))
+        if headers:
+            for key, value in headers.items():
+                if value is None:
+                    merged.pop(key.lower(), None)  # requests: None removes a default header
+                else:
+                    merged[key.lower()] = (key, str(value))
+        return list(merged.values())
+
+    def _serialize(
+        self,
+        method: str,
+        origin: Origin,
+        target: str,
+        body: bytes,
+        content_type: str | None,
+        headers: Mapping[str, str] | None,
+        cookies: Mapping[str, str] | None,
+        auth: tuple[str, str] | None,
+    ) -> bytes:
+        if headers or auth is not None:
+            pairs = self._header_pairs(origin, headers, auth)
+            explicit = {name.lower() for name, _ in pairs}
+            block = build_header_block(pairs)
+        else:
+            explicit = None
+            block = self._origin_block(origin)
+        extra = []
+        if self.cookies.has_cookies() or cookies:
+            cookie = self._cookie_header(origin, target, cookies)
+            if cookie and (explicit is None or "cookie" not in explicit):
+                extra.append(f"Cookie: {cookie}\r\n")
+        if content_type is not None:
+            seen = explicit if explicit is not None else self.headers
+            if "content-type" not in seen:
+                extra.append(f"Content-Type: {content_type}\r\n")
+        if body or method in _BODY_METHODS:
+            extra.append(f"Content-Length: {len(body)}\r\n")
+        if extra:
+            block += "".join(extra).encode("latin-1")
+        return serialize_request(method.encode("ascii"), target.encode("ascii"), block, body)
+
+    def _cookie_header(
+        self, origin: Origin, target: str, cookies: Mapping[str, str] | None
+    ) -> str | None:
+        path = target.partition("?")[0]
+        stored = self.cookies.header_for(origin.host, path, origin.scheme == "https", time.time())
+        if not cookies:
+            return stored
+        extra = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        return f"{stored}; {extra}" if stored else extra
+
+
+def _host_header(origin: Origin) -> str:
+    host = f"[{origin.host}]" if ":" in origin.host else origin.host
+    default = 443 if origin.scheme == "https" else 80
+    return host if origin.port == default else f"{host}:{origin.port}"
