@@ -76,7 +76,7 @@ def test_headless_run_writes_every_output(tmp_path: Path, target: Any) -> None:
     write(tmp_path, "locustfile.py", SIMPLE)
     result = run_cli(
         tmp_path, "--headless", "-H", target.url, "-u", "2", "-r", "10", "-t", "2.5s",
-        "--csv", "out", "--json-file", "summary", "--csv-full-history",
+        "--csv", "out", "--json-file", "summary", "--csv-full-history", "--html", "r_{u}.html",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "req/s (10s)" in result.stdout  # the periodic table, every 2 s
@@ -106,6 +106,9 @@ def test_headless_run_writes_every_output(tmp_path: Path, target: Any) -> None:
     assert summary["run"]["users"] == 2
     assert summary["run"]["host"] == target.url
     assert summary["rows"][0]["percentiles"]["99"] is not None
+    report = (tmp_path / "r_2.html").read_text()  # --html with Locust's {u} placeholder
+    assert "loadhopper report" in report
+    assert "class Simple(HttpUser)" in report  # the locustfile is embedded
 
 
 def test_json_to_stdout_keeps_stdout_pure_and_resets_nothing(tmp_path: Path, target: Any) -> None:
@@ -323,7 +326,6 @@ class Slow(HttpUser):
         (["-r", "0"], "-r/--spawn-rate must be above 0"),
         (["-t", "0"], "-t/--run-time must be above 0"),
         (["--csv-full-history"], "--csv-full-history needs --csv"),
-        (["--html", "r.html"], "HTML report (--html) is not available yet"),
     ],
 )
 def test_invalid_combinations_are_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -334,9 +336,10 @@ def test_invalid_combinations_are_exit_2(tmp_path: Path, args: list[str], messag
     assert "Traceback" not in result.stderr
 
 
-def test_unwritable_output_is_exit_2_before_the_test(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flag", ["--json-file", "--html"])
+def test_unwritable_output_is_exit_2_before_the_test(tmp_path: Path, flag: str) -> None:
     write(tmp_path, "locustfile.py", SIMPLE)
-    result = run_cli(tmp_path, "--headless", "--json-file", "no/such/dir/summary")
+    result = run_cli(tmp_path, "--headless", flag, "no/such/dir/summary")
     assert result.returncode == 2
     assert "does not exist" in result.stderr
 

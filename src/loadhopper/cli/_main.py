@@ -143,10 +143,6 @@ def _check_options(options: Options) -> None:
             "Distributed runs (--master, --worker, --processes) are not supported yet; "
             "run a single process without those flags."
         )
-    if options.html_file:
-        raise ConfigError(
-            "The HTML report (--html) is not available yet; use --csv or --json-file."
-        )
     if options.stats_history_enabled and not options.csv_prefix:
         raise ConfigError("--csv-full-history needs --csv PREFIX to know where to write.")
 

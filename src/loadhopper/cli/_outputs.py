@@ -1,4 +1,4 @@
-"""The files and streams a run writes: console tables, CSV files, the JSON summary."""
+"""The files and streams a run writes: console tables, CSV files, the JSON summary, HTML."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from loadhopper.report import (
     format_json,
     format_stats_table,
     format_summary,
+    write_html_report,
 )
 from loadhopper.stats import StatsSnapshot, TimelinePoint
 
@@ -57,6 +58,7 @@ class Outputs:
             else None
         )
         self.json_path = Path(f"{options.json_file}.json") if options.json_file else None
+        self.html_path = _html_path(options) if options.html_file else None
         self._csv_failed = False
 
     def start(self) -> None:
@@ -69,6 +71,11 @@ class Outputs:
             raise ConfigError(
                 f"Cannot write {self.json_path}: the folder {self.json_path.parent} does "
                 "not exist; create it or change --json-file."
+            )
+        if self.html_path is not None and not self.html_path.parent.is_dir():
+            raise ConfigError(
+                f"Cannot write {self.html_path}: the folder {self.html_path.parent} does "
+                "not exist; create it or change --html."
             )
         if self.csv is not None:
             try:
@@ -117,7 +124,56 @@ class Outputs:
             except OSError as exc:
                 logger.error("Could not write %s: %s", self.json_path, exc)
                 ok = False
+        if self.html_path is not None:
+            try:
+                write_html_report(
+                    self.html_path,
+                    snapshot,
+                    run,
+                    locustfile_source=_locustfile_source(self.options.locustfile),
+                )
+            except OSError as exc:
+                logger.error("Could not write %s: %s", self.html_path, exc)
+                ok = False
         if self.options.json:
             sys.stdout.write(format_json(snapshot, run))
             sys.stdout.flush()
         return ok
+
+
+def _html_path(options: Options) -> Path:
+    """`--html` with Locust's placeholders: {u} users, {r} spawn rate, {t} run time."""
+    template = options.html_file or ""
+    run_time = "" if options.run_time is None else f"{options.run_time:g}"
+    spawn_rate = "" if options.spawn_rate is None else f"{options.spawn_rate:g}"
+    users = "" if options.num_users is None else str(options.num_users)
+    return Path(template.replace("{u}", users).replace("{r}", spawn_rate).replace("{t}", run_time))
+
+
+# The report embeds the locustfile so that a reader sees what produced the numbers; a
+# directory or a comma list of files is shown file by file, each under its own header.
+_MAX_SOURCE_FILES = 20
+
+
+def _locustfile_source(spec: str) -> str | None:
+    paths: list[Path] = []
+    for part in spec.split(","):
+        path = Path(part.strip())
+        if path.is_dir():
+            paths.extend(sorted(p for p in path.rglob("*.py") if not p.name.startswith("_")))
+        elif path.is_file():
+            paths.append(path)
+        elif path.with_suffix(".py").is_file():
+            paths.append(path.with_suffix(".py"))
+    if not paths:
+        return None
+    if len(paths) == 1:
+        return _read(paths[0])
+    return "\n\n".join(f"# ==> {p} <==\n{_read(p)}" for p in paths[:_MAX_SOURCE_FILES])
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        return f"# could not read {path}: {exc.strerror}"

@@ -1,4 +1,4 @@
-"""Reports: console tables, CSV files and the JSON summary, all pure functions of snapshots."""
+"""Reports: console tables, CSV files, the JSON summary and the HTML report, from snapshots."""
 
 from loadhopper.report._console import (
     RateKind,
@@ -18,10 +18,12 @@ from loadhopper.report._csv import (
     stats_csv_rows,
 )
 from loadhopper.report._format import format_ms, percentile_label
+from loadhopper.report._html import MAX_REPORT_BYTES, render_html_report, write_html_report
 from loadhopper.report._json import SCHEMA, format_json, summary_dict
 from loadhopper.report._run_info import RunInfo
 
 __all__ = [
+    "MAX_REPORT_BYTES",
     "SCHEMA",
     "CsvReport",
     "RateKind",
@@ -38,7 +40,9 @@ __all__ = [
     "history_csv_header",
     "history_csv_rows",
     "percentile_label",
+    "render_html_report",
     "stats_csv_header",
     "stats_csv_rows",
     "summary_dict",
+    "write_html_report",
 ]

@@ -1,0 +1,534 @@
+"""The self-contained HTML report (`--html FILE` and the web UI's download link).
+
+Locust's HTML report embeds every failure row, so a long run against a failing target can
+produce a file of a gigabyte or more (reference/locust.md §4, Locust issues #1712 and #2328).
+This report is one file that opens with no network and whose size is bounded whatever the
+run: plotly.js, inlined from the installed `plotly` package (about 4.8 MB for plotly.js 4),
+plus content in which every section has its own byte budget. Past a budget or a row cap, a
+section stops and says how much it left out ("… and 812 more groups (40211 occurrences)").
+The budgets below add up to about 1 MB, which keeps the whole file under `MAX_REPORT_BYTES`;
+a test renders the worst case (every cap reached with hostile text) to hold that promise.
+
+Everything that comes from user traffic or user code (names, errors, tracebacks, the
+locustfile) is HTML-escaped, and the JSON behind the charts is escaped so that no string in
+it can close its `<script>` element.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+import string
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import TypeVar
+
+from loadhopper._exceptions import LoadhopperError
+from loadhopper.report._format import format_ms, format_rate, percentile_label, truncate_middle
+from loadhopper.report._run_info import RunInfo
+from loadhopper.stats import (
+    ExceptionSnapshot,
+    FailureSnapshot,
+    RowSnapshot,
+    StatsSnapshot,
+    TimelinePoint,
+)
+
+__all__ = ["MAX_REPORT_BYTES", "render_html_report", "write_html_report"]
+
+_T = TypeVar("_T")
+
+MAX_REPORT_BYTES = 6_000_000  # the issue's bound: "under 6 MB" whatever the run
+
+# Row caps: enough to read, few enough to scroll. The CSV and JSON reports hold every row.
+MAX_FAILURE_GROUPS = 200
+MAX_EXCEPTION_GROUPS = 200
+MAX_TIMELINE_POINTS = 3600  # the collector's own timeline capacity: one hour at 1 s
+# Text caps, in characters, before escaping.
+MAX_NAME_CHARS = 200
+MAX_METHOD_CHARS = 24  # HTTP methods are short; custom request types may be a few words
+MAX_MESSAGE_CHARS = 500
+MAX_TRACEBACK_CHARS = 3000
+MAX_PARAM_CHARS = 500
+
+# Byte budgets (UTF-8, after escaping) per section. Escaping can grow text sixfold (`"` is
+# `&quot;`), so caps in characters alone would not bound the file; these do.
+_LOCUSTFILE_BUDGET = 48_000
+_STATS_TABLE_BUDGET = 200_000
+_PERCENTILES_TABLE_BUDGET = 200_000
+_FAILURES_BUDGET = 100_000
+_EXCEPTIONS_BUDGET = 128_000
+_TIMELINE_BUDGET = 260_000
+
+# What a browser would otherwise read as the end of the <script> element (or the start of
+# an HTML comment inside it, which changes how the element ends), and their JSON escapes.
+_SCRIPT_BREAKERS = re.compile(r"<(?=/script|!--)", re.IGNORECASE)
+_SCRIPT_JSON_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+# ---- assets ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _plotly_js() -> str:
+    try:
+        source = (resources.files("plotly") / "package_data" / "plotly.min.js").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise LoadhopperError(
+            "The HTML report needs plotly.js from the `plotly` package, which is not "
+            "installed; install it with `pip install plotly`."
+        ) from exc
+    return safe_inline_script(source)
+
+
+@lru_cache(maxsize=1)
+def _template() -> string.Template:
+    text = (resources.files("loadhopper.report") / "_html_template.html").read_text("utf-8")
+    return string.Template(text)
+
+
+def safe_inline_script(source: str) -> str:
+    """Make JavaScript safe to place between `<script>` and `</script>`.
+
+    An HTML parser ends a script element at the first `</script` whatever the JavaScript
+    means, and `<!--` changes that rule, so a backslash goes after their `<`: inside
+    JavaScript strings and regular expressions, where these can occur, `\\/` means `/`.
+    """
+    return _SCRIPT_BREAKERS.sub("<\\\\", source)
+
+
+def script_json(value: object) -> str:
+    """JSON for a `<script type="application/json">` element that no string can break out of."""
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    return text.translate(_SCRIPT_JSON_ESCAPES)
+
+
+# ---- text helpers ---------------------------------------------------------------------
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _cap_end(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cap_middle(text: str, limit: int) -> str:
+    """Keep the start and, mostly, the end of a long text (a traceback's last frames and its
+    exception line say the most), with a note of how much was cut."""
+    if len(text) <= limit:
+        return text
+    head = limit // 4
+    tail = limit - head
+    cut = len(text) - head - tail
+    return f"{text[:head]}\n… ({cut} characters cut) …\n{text[-tail:]}"
+
+
+def _escaped_prefix(text: str, budget: int) -> tuple[str, int]:
+    """The escaped form of the longest prefix of `text` that fits in `budget` bytes, and its
+    length in characters. Escaped UTF-8 size only grows with the prefix, so bisect."""
+    escaped = _esc(text)
+    if _size(escaped) <= budget:
+        return escaped, len(text)
+    lo, hi = 0, min(len(text), budget)  # a prefix longer than the budget cannot fit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _size(_esc(text[:mid])) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return _esc(text[:lo]), lo
+
+
+def _utc(epoch: float) -> str:
+    try:
+        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return str(epoch)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+def _take_within(
+    items: Sequence[_T], render: Callable[[_T], str], *, max_items: int, budget: int
+) -> list[str]:
+    """Render items in order until `max_items` are shown or the next would pass `budget`."""
+    out: list[str] = []
+    used = 0
+    for item in items[:max_items]:
+        piece = render(item)
+        used += _size(piece)
+        if used > budget:
+            break
+        out.append(piece)
+    return out
+
+
+def _more_row(columns: int, text: str) -> str:
+    return f'<tr class="more"><td colspan="{columns}">{_esc(text)}</td></tr>'
+
+
+# ---- sections -------------------------------------------------------------------------
+
+
+def _run_section(snapshot: StatsSnapshot, run: RunInfo) -> str:
+    run_time = _duration(run.run_time) if run.run_time is not None else "none (until stopped)"
+    params: list[tuple[str, str]] = [
+        ("Host", run.host or "not set (each User class's own host)"),
+        ("Locustfile", run.locustfile),
+        ("Users", str(run.users)),
+        ("Spawn rate", f"{run.spawn_rate:g} users/s"),
+        ("Run time limit", run_time),
+        ("Start", f"{_utc(run.start_time)} UTC"),
+        ("End", f"{_utc(run.end_time)} UTC"),
+        ("Duration", _duration(run.duration)),
+    ]
+    # After --reset-stats (or a reset from the UI) the numbers cover less than the run.
+    if abs(snapshot.start_time - run.start_time) >= 1.0:
+        params.append(("Statistics since", f"{_utc(snapshot.start_time)} UTC"))
+    params.append(("loadhopper version", run.version))
+    rows = "".join(
+        f"<tr><th>{_esc(key)}</th><td>{_esc(_cap_end(value, MAX_PARAM_CHARS))}</td></tr>"
+        for key, value in params
+    )
+    return f'<section id="run"><h2>Run</h2><table class="params">{rows}</table></section>'
+
+
+def _name_cells(row: RowSnapshot) -> str:
+    name = _esc(truncate_middle(row.name, MAX_NAME_CHARS))
+    method = _esc(_cap_end(row.method, MAX_METHOD_CHARS))
+    return f'<td>{method}</td><td class="name">{name}</td>'
+
+
+def _stats_row(row: RowSnapshot, css: str = "") -> str:
+    numbers = (
+        str(row.num_requests),
+        str(row.num_failures),
+        format_ms(row.median_response_time),
+        format_ms(row.avg_response_time),
+        format_ms(row.min_response_time),
+        format_ms(row.max_response_time),
+        f"{row.avg_content_length:.0f}",
+        format_rate(row.total_rps),
+        format_rate(row.total_fail_per_sec),
+    )
+    cells = "".join(f"<td>{value}</td>" for value in numbers)
+    return f"<tr{css}>{_name_cells(row)}{cells}</tr>"
+
+
+def _percentiles_row(row: RowSnapshot, css: str = "") -> str:
+    cells = "".join(f"<td>{format_ms(value)}</td>" for value in row.percentiles)
+    return f"<tr{css}>{_name_cells(row)}{cells}<td>{row.num_requests}</td></tr>"
+
+
+def _rows_table(
+    snapshot: StatsSnapshot,
+    headers: Sequence[str],
+    render: Callable[[RowSnapshot, str], str],
+    budget: int,
+) -> str:
+    rows = snapshot.rows
+    shown = _take_within(rows, lambda r: render(r, ""), max_items=len(rows), budget=budget)
+    body = "".join(shown)
+    left_out = len(rows) - len(shown)
+    if left_out:
+        body += _more_row(
+            len(headers),
+            f"… and {left_out} more rows, left out to keep this file small; "
+            "the CSV and JSON reports list every row.",
+        )
+    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
+    total = render(snapshot.total, ' class="total"')
+    return (
+        f'<div class="scroll"><table class="num"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}{total}</tbody></table></div>"
+    )
+
+
+def _stats_section(snapshot: StatsSnapshot) -> str:
+    headers = (
+        "Type", "Name", "# Requests", "# Fails", "Median (ms)", "Average (ms)", "Min (ms)",
+        "Max (ms)", "Average size (bytes)", "RPS (run)", "Failures/s (run)",
+    )  # fmt: skip
+    notes = [
+        "Latencies are over successful requests, exact to 3 significant digits; "
+        "RPS and Failures/s are averages over the whole run."
+    ]
+    if snapshot.overflowed:
+        notes.append(
+            "The row limit was reached: requests to names seen after it are counted "
+            "in the [other] rows."
+        )
+    note_html = "".join(f'<p class="note">{_esc(n)}</p>' for n in notes)
+    table = _rows_table(snapshot, headers, _stats_row, _STATS_TABLE_BUDGET)
+    return f'<section id="stats"><h2>Request statistics</h2>{note_html}{table}</section>'
+
+
+def _percentiles_section(snapshot: StatsSnapshot) -> str:
+    headers = ["Type", "Name", *(percentile_label(q) for q in snapshot.percentiles), "# Requests"]
+    table = _rows_table(snapshot, headers, _percentiles_row, _PERCENTILES_TABLE_BUDGET)
+    return (
+        '<section id="percentiles"><h2>Response time percentiles (ms)</h2>'
+        '<p class="note">Exact percentiles of successful requests, to 3 significant digits; '
+        "100% is the maximum.</p>"
+        f"{table}</section>"
+    )
+
+
+def _failure_row(failure: FailureSnapshot) -> str:
+    name = _esc(truncate_middle(failure.name, MAX_NAME_CHARS))
+    error = _esc(_cap_end(failure.error, MAX_MESSAGE_CHARS))
+    method = _esc(_cap_end(failure.method, MAX_METHOD_CHARS))
+    return (
+        f'<tr><td class="n">{failure.occurrences}</td><td>{method}</td>'
+        f'<td class="name">{name}</td><td class="error">{error}</td>'
+        f"<td>{_utc(failure.first_seen)}</td><td>{_utc(failure.last_seen)}</td></tr>"
+    )
+
+
+def _exception_row(exception: ExceptionSnapshot) -> str:
+    message = _esc(_cap_end(exception.message, MAX_MESSAGE_CHARS))
+    traceback = _esc(_cap_middle(exception.traceback, MAX_TRACEBACK_CHARS))
+    return (
+        f'<tr><td class="n">{exception.count}</td><td class="error">{message}</td>'
+        f"<td><pre>{traceback}</pre></td></tr>"
+    )
+
+
+def _grouped_section(
+    section_id: str,
+    title: str,
+    headers: Sequence[str],
+    rows: list[str],
+    left_out: int,
+    left_out_count: int,
+    empty: str,
+) -> str:
+    if not rows and not left_out:
+        return f'<section id="{section_id}"><h2>{title}</h2><p class="note">{empty}</p></section>'
+    body = "".join(rows)
+    if left_out:
+        body += _more_row(
+            len(headers), f"… and {left_out} more groups ({left_out_count} occurrences)"
+        )
+    head = "".join(
+        f"<th{' class=n' if i == 0 else ''}>{_esc(h)}</th>" for i, h in enumerate(headers)
+    )
+    return (
+        f'<section id="{section_id}"><h2>{title}</h2><div class="scroll"><table>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></section>"
+    )
+
+
+def _failures_section(snapshot: StatsSnapshot) -> str:
+    failures = snapshot.failures
+    rows = _take_within(
+        failures, _failure_row, max_items=MAX_FAILURE_GROUPS, budget=_FAILURES_BUDGET
+    )
+    rest = failures[len(rows) :]
+    headers = ("# Occurrences", "Method", "Name", "Error", "First seen (UTC)", "Last seen (UTC)")
+    return _grouped_section(
+        "failures", "Failures", headers, rows, len(rest), sum(f.occurrences for f in rest),
+        "No failures.",
+    )  # fmt: skip
+
+
+def _exceptions_section(snapshot: StatsSnapshot) -> str:
+    exceptions = snapshot.exceptions
+    rows = _take_within(
+        exceptions, _exception_row, max_items=MAX_EXCEPTION_GROUPS, budget=_EXCEPTIONS_BUDGET
+    )
+    rest = exceptions[len(rows) :]
+    headers = ("Count", "Message", "Traceback")
+    return _grouped_section(
+        "exceptions", "Exceptions", headers, rows, len(rest), sum(e.count for e in rest),
+        "No exceptions were raised in tasks.",
+    )  # fmt: skip
+
+
+def _charts_section(snapshot: StatsSnapshot) -> str:
+    if not snapshot.timeline:
+        body = (
+            '<p class="note">No chart: the run ended before its first one-second window closed.</p>'
+        )
+    else:
+        body = (
+            '<p class="note">One point per closed window (normally one second; long runs are '
+            "thinned evenly). Response times are each window's own percentiles of successful "
+            "requests. Drag to zoom, double-click to reset.</p>"
+            "<h3>Requests and failures per second</h3>"
+            '<div class="chart" id="lh-chart-rps"></div>'
+            '<h3>Response times</h3><div class="chart" id="lh-chart-latency"></div>'
+            '<h3>Users</h3><div class="chart" id="lh-chart-users"></div>'
+        )
+    return f'<section id="charts"><h2>Charts</h2>{body}</section>'
+
+
+def _locustfile_section(source: str | None) -> str:
+    if source is None:
+        return (
+            '<section id="locustfile"><h2>Locustfile</h2>'
+            '<p class="note">The locustfile source was not available.</p></section>'
+        )
+    escaped, kept = _escaped_prefix(source, _LOCUSTFILE_BUDGET)
+    note = ""
+    if kept < len(source):
+        note = (
+            f'<p class="note">Truncated: the first {kept} of {len(source)} characters '
+            "are shown.</p>"
+        )
+    lines = source.count("\n") + (0 if source.endswith("\n") or not source else 1)
+    return (
+        '<section id="locustfile"><h2>Locustfile</h2>'
+        f"<details><summary>Show the source ({lines} line{'' if lines == 1 else 's'})</summary>"
+        f"{note}"
+        f"<pre><code>{escaped}</code></pre></details></section>"
+    )
+
+
+# ---- the timeline's JSON --------------------------------------------------------------
+
+
+def _thin(points: Sequence[TimelinePoint], limit: int) -> Sequence[TimelinePoint]:
+    """At most `limit` points, evenly spaced, always keeping the first and the last."""
+    n = len(points)
+    if n <= limit:
+        return points
+    return [points[round(i * (n - 1) / (limit - 1))] for i in range(limit)]
+
+
+def _compact(value: float | None, digits: int | None = None) -> float | int | None:
+    """A number in few JSON characters: 3 significant digits (the histograms' precision),
+    or `digits` decimals; integral values lose their `.0`; NaN and infinities become null."""
+    if value is None or not math.isfinite(value):
+        return None
+    value = float(value)
+    rounded = round(value, digits) if digits is not None else float(f"{value:.3g}")
+    return int(rounded) if rounded.is_integer() and abs(rounded) < 1e15 else rounded
+
+
+def _timeline_payload(start: float, points: Sequence[TimelinePoint]) -> dict[str, object]:
+    return {
+        "start": start,
+        "t": [_compact(p.time - start, 2) for p in points],
+        "rps": [_compact(p.rps, 2) for p in points],
+        "fail_per_sec": [_compact(p.fail_per_sec, 2) for p in points],
+        "p50": [_compact(p.p50) for p in points],
+        "p95": [_compact(p.p95) for p in points],
+        "p99": [_compact(p.p99) for p in points],
+        "users": [p.user_count for p in points],
+    }
+
+
+def _timeline_json(snapshot: StatsSnapshot) -> str:
+    start = snapshot.timeline[0].time if snapshot.timeline else snapshot.start_time
+    limit = MAX_TIMELINE_POINTS
+    while True:
+        text = script_json(_timeline_payload(start, _thin(snapshot.timeline, limit)))
+        # Values are rounded, so 3600 points fit easily; only absurd values need more thinning.
+        if _size(text) <= _TIMELINE_BUDGET or limit <= 2:
+            return text
+        limit //= 2
+
+
+# ---- public API -----------------------------------------------------------------------
+
+
+def render_html_report(
+    snapshot: StatsSnapshot, run_info: RunInfo, *, locustfile_source: str | None
+) -> str:
+    """Render the whole run as one self-contained HTML page.
+
+    The page needs no network: plotly.js (read once from the installed `plotly` package)
+    and the chart data are inlined. It shows the run parameters, the statistics and
+    percentile tables, failures and exceptions (grouped and capped), charts over the whole
+    run from `snapshot.timeline`, and the locustfile source. Its size stays under
+    `MAX_REPORT_BYTES` (UTF-8) however large the snapshot. The same inputs always give the
+    same page: no clock is read.
+
+    Args:
+        snapshot: The final statistics.
+        run_info: The run's parameters and time range.
+        locustfile_source: The locustfile's text, or None when it is not available.
+
+    Returns:
+        The HTML document.
+
+    Raises:
+        LoadhopperError: the `plotly` package is not installed.
+    """
+    sections = (
+        _run_section(snapshot, run_info),
+        _stats_section(snapshot),
+        _percentiles_section(snapshot),
+        _failures_section(snapshot),
+        _exceptions_section(snapshot),
+        _charts_section(snapshot),
+        _locustfile_section(locustfile_source),
+    )
+    host = _cap_end(run_info.host, MAX_PARAM_CHARS) if run_info.host else ""
+    time_range = (
+        f"{_utc(run_info.start_time)} &ndash; {_utc(run_info.end_time)} UTC "
+        f"&middot; {_duration(run_info.duration)}"
+    )
+    return _template().substitute(
+        title=_esc(f"loadhopper report: {host}" if host else "loadhopper report"),
+        host=_esc(host) if host else "(each User class's host)",
+        time_range=time_range,
+        version=_esc(_cap_end(run_info.version, MAX_PARAM_CHARS)),
+        sections="\n".join(sections),
+        plotly_js=_plotly_js(),
+        timeline_json=_timeline_json(snapshot),
+    )
+
+
+def write_html_report(
+    path: str | os.PathLike[str],
+    snapshot: StatsSnapshot,
+    run_info: RunInfo,
+    *,
+    locustfile_source: str | None,
+) -> None:
+    """Write `render_html_report(...)` to `path` (UTF-8), replacing any existing file.
+
+    The page is written to a temporary file beside `path` and then renamed, so a reader
+    never sees half a report.
+
+    Args:
+        path: Where to write the report.
+        snapshot: The final statistics.
+        run_info: The run's parameters and time range.
+        locustfile_source: The locustfile's text, or None when it is not available.
+
+    Raises:
+        LoadhopperError: the `plotly` package is not installed.
+        OSError: the file could not be written.
+    """
+    target = Path(path)
+    page = render_html_report(snapshot, run_info, locustfile_source=locustfile_source)
+    temporary = target.with_name(f".{target.name}.tmp")
+    try:
+        temporary.write_text(page, encoding="utf-8")
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
