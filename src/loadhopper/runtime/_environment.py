@@ -1,0 +1,161 @@
+"""Environment: what one test run is made of (user classes, stats, events, runner)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from loadhopper._exceptions import LoadhopperError
+from loadhopper.runtime._events import Events
+from loadhopper.stats import DEFAULT_PERCENTILES, StatsCollector, template_url
+from loadhopper.user import User
+from loadhopper.user._task import TagFilter
+from loadhopper.user._user_environment import RequestSink, UrlNamer
+
+if TYPE_CHECKING:
+    from loadhopper.runtime._runner import LocalRunner
+
+__all__ = ["Environment"]
+
+logger = logging.getLogger(__name__)
+
+# Frames from these directories are the runner's machinery, not the user's code: they are
+# left out of the tracebacks shown in the exceptions table.
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_MACHINERY = tuple(os.path.join(_PACKAGE_DIR, part) for part in ("user", "runtime", "_bridge.py"))
+_TRACEBACK_FRAMES = 8
+
+
+class Environment:
+    """One test run's setup: the user classes, statistics, event hooks and runner.
+
+    Args:
+        user_classes: the User classes to run.
+        shape_class: a LoadTestShape class, or None.
+        tags: run only tasks with at least one of these tags (None: all tasks).
+        exclude_tags: skip tasks with any of these tags.
+        events: the event hooks; a fresh `Events()` when None.
+        host: overrides every User class's `host` (the class itself is left unchanged).
+        reset_stats: reset the statistics once spawning completes.
+        stop_timeout: seconds users get to finish their current task when the test stops;
+            None or 0 stops them at once (users that are waiting always stop at once).
+        catch_exceptions: record an exception in a task and go on (True, Locust's default),
+            or let it end the run (False, for debugging).
+        parsed_options: the parsed command line, for locustfiles that read it.
+        template_names: name requests without `name=` by URL template (`/[id]/delete`)
+            rather than by the raw path.
+        max_stats_rows: distinct (method, name) rows kept before the overflow row.
+        percentiles: the percentiles every stats row reports.
+    """
+
+    def __init__(
+        self,
+        user_classes: Sequence[type[User]] | None = None,
+        shape_class: Any = None,
+        tags: Iterable[str] | None = None,
+        exclude_tags: Iterable[str] | None = None,
+        events: Events | None = None,
+        host: str | None = None,
+        reset_stats: bool = False,
+        stop_timeout: float | None = None,
+        catch_exceptions: bool = True,
+        parsed_options: Any = None,
+        template_names: bool = True,
+        max_stats_rows: int = 500,
+        percentiles: Sequence[float] = DEFAULT_PERCENTILES,
+    ) -> None:
+        self.user_classes: list[type[User]] = list(user_classes or [])
+        self.shape_class = shape_class
+        self.tags = None if tags is None else frozenset(tags)
+        self.exclude_tags = None if exclude_tags is None else frozenset(exclude_tags)
+        self.task_filter = TagFilter(self.tags, self.exclude_tags)
+        self.events = Events() if events is None else events
+        self.host = host
+        self.reset_stats = reset_stats
+        self.stop_timeout = stop_timeout
+        self.catch_exceptions = catch_exceptions
+        self.parsed_options = parsed_options
+        self.template_names = template_names
+        self.url_namer: UrlNamer | None = template_url if template_names else None
+        self.stats = StatsCollector(time.time(), percentiles, max_stats_rows)
+        self.runner: LocalRunner | None = None
+        self.web_ui: Any = None
+        self.process_exit_code: int | None = None
+        self.equal_weights = False
+        # Custom clients fire events.request; this makes their samples reach the stats.
+        self.events.request.recorder = self.stats.record
+        self.request_sink: RequestSink = self._build_request_sink()
+
+    def create_local_runner(self) -> LocalRunner:
+        """Create the runner for this environment (one per environment)."""
+        from loadhopper.runtime._runner import LocalRunner
+
+        if self.runner is not None:
+            raise LoadhopperError(
+                "this environment already has a runner; create a new Environment for another"
+            )
+        self.runner = LocalRunner(self)
+        return self.runner
+
+    def assign_equal_weights(self) -> None:
+        """Spawn every user class equally, whatever their `weight` (`--equal-weights`)."""
+        self.equal_weights = True
+
+    def weight_of(self, user_class: type[User]) -> float:
+        """The spawn weight of a class in this run."""
+        return 1.0 if self.equal_weights else float(user_class.weight)
+
+    def _build_request_sink(self) -> RequestSink:
+        record = self.stats.record
+        hook = self.events.request
+        notify = hook.notify
+        # The hook's own list object: "does anybody listen?" is then one truthiness test
+        # per request, and listeners added later are seen.
+        listeners = hook._handlers
+
+        def request_sink(
+            request_type: str,
+            name: str,
+            response_time: float,
+            response_length: int,
+            response: object | None,
+            context: dict[str, Any],
+            exception: BaseException | None,
+            start_time: float,
+            url: str,
+        ) -> None:
+            record(request_type, name, response_time, response_length, exception)
+            if listeners:
+                notify(
+                    request_type=request_type,
+                    name=name,
+                    response_time=response_time,
+                    response_length=response_length,
+                    response=response,
+                    context=context,
+                    exception=exception,
+                    start_time=start_time,
+                    url=url,
+                )
+
+        return request_sink
+
+    def report_user_error(self, user: object, exception: BaseException) -> None:
+        """Record an exception from user code, fire `user_error`, and log one line."""
+        frames = [
+            frame
+            for frame in traceback.extract_tb(exception.__traceback__)
+            if not frame.filename.startswith(_MACHINERY)
+        ][-_TRACEBACK_FRAMES:]
+        short = "".join(traceback.format_list(frames))
+        message = f"{type(exception).__name__}: {exception}"
+        self.stats.record_exception(message, short)
+        self.events.user_error.fire(
+            user_instance=user, exception=exception, tb=exception.__traceback__
+        )
+        where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+        logger.error("%s in %s%s", message, type(user).__name__, where)

@@ -1,0 +1,3 @@
+"""`locust.contrib` for locustfiles run by loadhopper: only `fasthttp` is provided."""
+
+__all__: list[str] = []
