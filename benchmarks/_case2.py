@@ -1,0 +1,243 @@
+"""Case 2: 10,000 users with `between(2, 5)` against a target that answers after exactly 10 ms.
+
+Three questions per tool: does it deliver the rate the users offer, does its median match the
+target's true latency, and how much memory does each user cost.
+
+The achieved rate is measured at the target, not taken from the tool: our server prints its
+cumulative request count four times a second, and the rate is the count's rise across the
+steady-state window (after the ramp-up and its burst of first requests, before shutdown)
+divided by the window's length. That is the same yardstick for every tool, and it cannot be
+flattered by how a tool computes its own rates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from _locustfiles import UserClass, write_locustfile
+from _metrics import (
+    SteadyWindow,
+    first_activity,
+    last_activity,
+    memory_per_user_kb,
+    offered_rate,
+    rate_between,
+    ratio,
+    share_of_wall,
+    steady_window,
+)
+from _process import Probe
+from _targets import Target, own_target
+from _tool_run import RunStatus, ToolRun, run_tool, skipped
+from _tools import Availability, LoadSpec, Tool
+
+__all__ = ["CASE2_TOOLS", "Case2Result", "Case2Row", "run_case2"]
+
+CASE2_TOOLS = (Tool.LOADHOPPER, Tool.LOCUST_FAST)
+TRUE_LATENCY_MS = 10.0
+WAIT_TIME = "between(2, 5)"
+MEAN_WAIT_SECONDS = 3.5  # the mean of between(2, 5)
+RAMP_SECONDS = 10.0
+# After the ramp, the last users' first requests (sent on spawn) still bunch up until each has
+# waited once: up to 5 s. Plus a second of margin.
+SETTLE_SECONDS = 6.0
+TAIL_SECONDS = 2.0
+# The memory baseline: the same tool, same locustfile, one user.
+BASELINE_SECONDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Case2Row:
+    """One tool's result in case 2.
+
+    Attributes:
+        tool: the generator.
+        status: ok, skipped or failed.
+        note: why skipped or failed, or warnings.
+        offered_rate: users / (mean wait + true latency), requests/s.
+        achieved_rate: requests/s the target received in the steady-state window.
+        window_seconds: the steady-state window's length.
+        tool_requests: the tool's own total count.
+        target_requests: what the target counted during the run.
+        median_ms: the tool's reported median.
+        avg_ms: the tool's reported average.
+        peak_rss_kb: peak RSS at full users.
+        baseline_rss_kb: peak RSS of a one-user run.
+        memory_per_user_kb: (peak - baseline) / (users - 1).
+        cpu_seconds: generator CPU over the whole run.
+        wall_seconds: generator wall time.
+        steady_cpu_share: generator CPU per wall second in the steady window (1.0 = a core).
+        steady_wait_share: generator time runnable but waiting for its CPU, per wall second in
+            the steady window: high means other processes starved it (a shared machine).
+        target_counts: (seconds since load start, requests the target had received), four
+            a second: the raw series the achieved rate comes from, kept for the JSON.
+    """
+
+    tool: Tool
+    status: RunStatus
+    note: str
+    offered_rate: float
+    achieved_rate: float | None = None
+    window_seconds: float | None = None
+    tool_requests: int | None = None
+    target_requests: int | None = None
+    median_ms: float | None = None
+    avg_ms: float | None = None
+    peak_rss_kb: int | None = None
+    baseline_rss_kb: int | None = None
+    memory_per_user_kb: float | None = None
+    cpu_seconds: float | None = None
+    wall_seconds: float | None = None
+    steady_cpu_share: float | None = None
+    steady_wait_share: float | None = None
+    target_counts: tuple[tuple[float, int], ...] = ()
+
+    @property
+    def achieved_fraction(self) -> float | None:
+        """achieved / offered."""
+        return ratio(self.achieved_rate, self.offered_rate)
+
+
+@dataclass(frozen=True, slots=True)
+class Case2Result:
+    """Case 2 as a whole."""
+
+    users: int
+    seconds: int
+    spawn_rate: float
+    true_latency_ms: float
+    generator_cpu: int | None
+    target_cpu: int | None
+    rows: tuple[Case2Row, ...]
+    elapsed_seconds: float
+
+    def row(self, tool: Tool) -> Case2Row | None:
+        """The tool's row, if it was run."""
+        return next((row for row in self.rows if row.tool is tool), None)
+
+
+def _empty_row(run: ToolRun, offered: float, context: str = "") -> Case2Row:
+    note = f"{context}: {run.note}" if context else run.note
+    return Case2Row(run.tool, run.status, note, offered)
+
+
+def _measure(
+    tool: Tool, spec: LoadSpec, baseline: LoadSpec, target: Target, workdir: Path, cpu: int | None
+) -> Case2Row:
+    offered = offered_rate(spec.users, MEAN_WAIT_SECONDS, TRUE_LATENCY_MS / 1000.0)
+    print(f"case2: {tool.label}: one-user baseline for {baseline.seconds} s ...", flush=True)
+    base_run = run_tool(tool, baseline, workdir, cpu, "case2-baseline")
+    if base_run.status is not RunStatus.OK or base_run.measured is None:
+        return _empty_row(base_run, offered, "one-user baseline")
+    time.sleep(0.6)
+    before = target.request_count() or 0
+    print(f"case2: {tool.label}: {spec.users} users for {spec.seconds} s ...", flush=True)
+    # A probe a second, so that the steady window (known only afterwards) has probes in it.
+    probe_at = [float(second) for second in range(1, spec.seconds + 10)]
+    run = run_tool(tool, spec, workdir, cpu, "case2", probe_at, target.request_count)
+    time.sleep(0.6)  # let the target report its final count
+    if run.status is not RunStatus.OK or run.measured is None or run.summary is None:
+        return _empty_row(run, offered)
+    samples = [s for s in target.samples() if s.time >= run.started_at]
+    load_start, stopped = first_activity(samples, before), last_activity(samples)
+    window = None
+    if load_start is not None and stopped is not None:
+        load_end = min(load_start + spec.seconds, stopped)
+        ramp = spec.users / spec.spawn_rate
+        window = steady_window(load_start, load_end, ramp, SETTLE_SECONDS, TAIL_SECONDS)
+    achieved = rate_between(samples, window.start, window.end) if window else None
+    note = run.note if window else "; ".join(filter(None, [run.note, "run too short to settle"]))
+    measured = run.measured
+    cpu_share, wait_share = _steady_shares(measured.probes, window)
+    return Case2Row(
+        tool=tool,
+        status=run.status,
+        note=note,
+        offered_rate=offered,
+        achieved_rate=achieved,
+        window_seconds=window.seconds if window else None,
+        tool_requests=run.summary.requests,
+        target_requests=samples[-1].total - before if samples else None,
+        median_ms=run.summary.median_ms,
+        avg_ms=run.summary.avg_ms,
+        peak_rss_kb=measured.max_rss_kb,
+        baseline_rss_kb=base_run.measured.max_rss_kb,
+        memory_per_user_kb=memory_per_user_kb(
+            measured.max_rss_kb, base_run.measured.max_rss_kb, spec.users
+        ),
+        cpu_seconds=measured.cpu_seconds,
+        wall_seconds=measured.wall_seconds,
+        steady_cpu_share=cpu_share,
+        steady_wait_share=wait_share,
+        target_counts=tuple(
+            (round(sample.time - (load_start or run.started_at), 2), sample.total - before)
+            for sample in samples
+        ),
+    )
+
+
+def _steady_shares(
+    probes: Sequence[Probe], window: SteadyWindow | None
+) -> tuple[float | None, float | None]:
+    """(CPU share, run-queue wait share) of the generator between the window's outer probes."""
+    if window is None:
+        return None, None
+    inside = [p for p in probes if window.start <= p.time <= window.end]
+    if len(inside) < 2:
+        return None, None
+    first, last = inside[0], inside[-1]
+    cpu = share_of_wall(first.time, first.cpu_seconds, last.time, last.cpu_seconds)
+    wait = None
+    if first.run_delay_seconds is not None and last.run_delay_seconds is not None:
+        wait = share_of_wall(first.time, first.run_delay_seconds, last.time, last.run_delay_seconds)
+    return cpu, wait
+
+
+def run_case2(
+    tools: Sequence[Tool],
+    available: Mapping[Tool, Availability],
+    users: int,
+    seconds: int,
+    cpus: tuple[int | None, int | None],
+    workdir: Path,
+) -> Case2Result:
+    """Run each tool (loadhopper and Locust FastHttpUser) one after the other at `users` users.
+
+    Args:
+        tools: the tools requested; only those in CASE2_TOOLS run.
+        available: each tool's availability.
+        users: users at full load.
+        seconds: run time, ramp-up included.
+        cpus: (generator CPU, target CPU); None leaves that side unpinned.
+        workdir: a temporary directory.
+    """
+    began = time.monotonic()
+    generator_cpu, target_cpu = cpus
+    spawn_rate = users / RAMP_SECONDS
+    locustfiles = {UserClass.FAST: write_locustfile(workdir, UserClass.FAST, WAIT_TIME)}
+    offered = offered_rate(users, MEAN_WAIT_SECONDS, TRUE_LATENCY_MS / 1000.0)
+    target_dir = workdir / "target2"
+    target_dir.mkdir()
+    rows = []
+    with own_target(target_dir, target_cpu, TRUE_LATENCY_MS) as target:
+        spec = LoadSpec(target.url, users, spawn_rate, seconds, locustfiles, UserClass.FAST)
+        baseline = LoadSpec(target.url, 1, 1.0, BASELINE_SECONDS, locustfiles, UserClass.FAST)
+        for tool in (t for t in tools if t in CASE2_TOOLS):
+            if not available[tool].ok:
+                print(f"case2: skipping {tool.label}: {available[tool].detail}")
+                rows.append(_empty_row(skipped(tool, available[tool].detail), offered))
+                continue
+            rows.append(_measure(tool, spec, baseline, target, workdir, generator_cpu))
+    return Case2Result(
+        users=users,
+        seconds=seconds,
+        spawn_rate=spawn_rate,
+        true_latency_ms=TRUE_LATENCY_MS,
+        generator_cpu=generator_cpu,
+        target_cpu=target_cpu,
+        rows=tuple(rows),
+        elapsed_seconds=time.monotonic() - began,
+    )

@@ -1,0 +1,183 @@
+"""Turn case results into the printed table, the ratio lines and the saved JSON document."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from _case1 import Case1Result, Case1Row
+from _case2 import Case2Result, Case2Row
+from _metrics import ratio
+from _tool_run import RunStatus
+from _tools import Availability, Tool
+
+__all__ = ["case1_lines", "case2_lines", "document"]
+
+# DESIGN.md, "The numbers it must reach": loadhopper / other tool, requests per CPU-second.
+CASE1_GOALS = {Tool.LOCUST_FAST: 5.0, Tool.LOCUST_HTTP: 25.0, Tool.WRK: 0.5}
+
+
+def _num(value: float | None, spec: str = ",.0f", missing: str = "-") -> str:
+    return missing if value is None else format(value, spec)
+
+
+def _pct(share: float | None) -> float | None:
+    return None if share is None else 100.0 * share
+
+
+def _cpu_label(cpu: int | None) -> str:
+    return "unpinned" if cpu is None else f"CPU {cpu}"
+
+
+def _table_row(row: Case1Row) -> str:
+    busy = None
+    if row.cpu_seconds is not None and row.wall_seconds:
+        busy = 100.0 * row.cpu_seconds / row.wall_seconds
+    cells = (
+        f"{row.tool.label:<16}",
+        f"{row.status.value:<8}",
+        f"{_num(row.requests):>11}",
+        f"{_num(row.failures):>6}",
+        f"{_num(row.target_requests):>11}",
+        f"{_num(row.wall_seconds, '.1f'):>6}",
+        f"{_num(row.cpu_seconds, '.2f'):>7}",
+        f"{_num(busy, '.0f'):>4}",
+        f"{_num(row.requests_per_cpu_second):>10}",
+        f"{_num(row.steady_per_cpu_second):>10}",
+    )
+    note = f"  {row.note}" if row.note else ""
+    return " ".join(cells) + note
+
+
+def case1_lines(result: Case1Result) -> list[str]:
+    """The case 1 table and its `case1 ...` summary lines."""
+    lines = [
+        f"case 1: requests per CPU-second: GET /, constant(0), {result.users} users, "
+        f"{result.seconds} s per tool; target {result.target} on {_cpu_label(result.target_cpu)}, "
+        f"generator on {_cpu_label(result.generator_cpu)}",
+        f"{'tool':<16} {'status':<8} {'requests':>11} {'fails':>6} {'target saw':>11} "
+        f"{'wall s':>6} {'CPU s':>7} {'CPU%':>4} {'req/CPU-s':>10} {'steady':>10}",
+    ]
+    lines += [_table_row(row) for row in result.rows]
+    lines.append("")
+    loadhopper_rate = result.rate(Tool.LOADHOPPER)
+    for row in result.rows:
+        if row.status is not RunStatus.OK:
+            lines.append(f"case1 {row.tool.label} {row.status.value}: {row.note}")
+            continue
+        line = f"case1 {row.tool.label} {_num(row.requests_per_cpu_second, '.0f')} req/CPU-s"
+        if row.tool is Tool.LOADHOPPER:
+            parts = []
+            for other in (Tool.LOCUST_FAST, Tool.LOCUST_HTTP, Tool.WRK):
+                value = result.ratio_vs(other)
+                if value is not None:
+                    parts.append(f"vs {other.label} {value:.2f}x (goal >= {CASE1_GOALS[other]:g}x)")
+            if parts:
+                line += "  ratio " + "  ".join(parts)
+            steady = [
+                f"vs {other.label} {value:.2f}x"
+                for other in (Tool.LOCUST_FAST, Tool.LOCUST_HTTP, Tool.WRK)
+                if (value := result.steady_ratio_vs(other)) is not None
+            ]
+            if steady:
+                line += "\n      steady-state ratio (startup excluded) " + "  ".join(steady)
+        lines.append(line)
+    if loadhopper_rate is None:
+        lines.append("case1 ratios: none, since loadhopper did not run")
+    return lines
+
+
+def _case2_line(row: Case2Row, true_latency_ms: float) -> list[str]:
+    label = row.tool.label
+    if row.status is not RunStatus.OK:
+        return [f"case2 {label} {row.status.value}: {row.note}"]
+    fraction = row.achieved_fraction
+    percent = None if fraction is None else 100.0 * fraction
+    main = (
+        f"case2 {label} offered {row.offered_rate:.0f}/s "
+        f"achieved {_num(row.achieved_rate, '.0f')}/s ({_num(percent, '.1f')}%) "
+        f"median {_num(row.median_ms, '.1f')} ms (true {true_latency_ms:.1f}) "
+        f"mem {_num(row.memory_per_user_kb, '.1f')} KB/user"
+    )
+    busy = None
+    if row.cpu_seconds is not None and row.wall_seconds:
+        busy = 100 * row.cpu_seconds / row.wall_seconds
+    detail = (
+        f"      steady window {_num(row.window_seconds, '.0f')} s; "
+        f"tool counted {_num(row.tool_requests)}, target counted {_num(row.target_requests)}; "
+        f"avg {_num(row.avg_ms, '.1f')} ms; CPU {_num(row.cpu_seconds, '.1f')} s of "
+        f"{_num(row.wall_seconds, '.1f')} s wall ({_num(busy, '.0f')}%); "
+        f"peak RSS {_num(row.peak_rss_kb and row.peak_rss_kb / 1024, '.1f')} MB, "
+        f"one-user RSS {_num(row.baseline_rss_kb and row.baseline_rss_kb / 1024, '.1f')} MB"
+    )
+    cpu_share, wait_share = row.steady_cpu_share, row.steady_wait_share
+    steady = (
+        f"      in the steady window the generator used {_num(_pct(cpu_share), '.0f')}% of a "
+        f"core and waited for its core {_num(_pct(wait_share), '.0f')}% of the time "
+        "(waiting = starved by other processes, not slow)"
+    )
+    lines = [main, detail, steady]
+    if row.note:
+        lines.append(f"      note: {row.note}")
+    return lines
+
+
+def case2_lines(result: Case2Result) -> list[str]:
+    """The case 2 lines: one per tool, then the memory ratio."""
+    lines = [
+        f"case 2: {result.users} users, between(2, 5), ramp {result.spawn_rate:g} users/s, "
+        f"{result.seconds} s per tool; target answers after {result.true_latency_ms:g} ms; "
+        f"generator on {_cpu_label(result.generator_cpu)}, "
+        f"target on {_cpu_label(result.target_cpu)}",
+    ]
+    for row in result.rows:
+        lines += _case2_line(row, result.true_latency_ms)
+    ours, theirs = result.row(Tool.LOADHOPPER), result.row(Tool.LOCUST_FAST)
+    if ours and theirs:
+        mem = ratio(ours.memory_per_user_kb, theirs.memory_per_user_kb)
+        if mem is not None:
+            lines.append(f"case2 ratio memory/user loadhopper/locust-fasthttp {mem:.2f}")
+    return lines
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def document(
+    started: str,
+    options: Mapping[str, Any],
+    environment: Mapping[str, Any],
+    available: Mapping[Tool, Availability],
+    case1: Case1Result | None,
+    case2: Case2Result | None,
+) -> dict[str, Any]:
+    """The JSON-ready record of a benchmark run, derived ratios included."""
+    out: dict[str, Any] = {
+        "started": started,
+        "options": dict(options),
+        "environment": dict(environment),
+        "tools": {tool.value: _plain(status) for tool, status in available.items()},
+    }
+    if case1 is not None:
+        out["case1"] = _plain(case1)
+        out["case1"]["ratios_loadhopper_vs"] = {
+            tool.value: case1.ratio_vs(tool) for tool in CASE1_GOALS
+        }
+        out["case1"]["steady_ratios_loadhopper_vs"] = {
+            tool.value: case1.steady_ratio_vs(tool) for tool in CASE1_GOALS
+        }
+    if case2 is not None:
+        out["case2"] = _plain(case2)
+        for row_json, row in zip(out["case2"]["rows"], case2.rows, strict=True):
+            row_json["achieved_fraction"] = row.achieved_fraction
+        ours, theirs = case2.row(Tool.LOADHOPPER), case2.row(Tool.LOCUST_FAST)
+        out["case2"]["ratio_memory_per_user"] = (
+            ratio(ours.memory_per_user_kb, theirs.memory_per_user_kb) if ours and theirs else None
+        )
+    return out

@@ -1,0 +1,180 @@
+"""The side-by-side benchmark: loadhopper against Locust (HttpUser, FastHttpUser) and wrk.
+
+Case 1 measures requests per CPU-second against a fast local target (nginx when installed);
+case 2 runs 10,000 users with between(2, 5) against a 10 ms target and checks rate, median and
+memory per user. All traffic goes to 127.0.0.1; every run is bounded in time; every process
+started here is stopped by its pid. Results print as a table plus `case1 ...`/`case2 ...` lines
+and are saved as JSON under benchmarks/results/.
+
+Usage: ./dev bench [--case 1|2|all] [--duration 15] [--case2-duration 60] [--users 10000]
+                   [--case1-users 16] [--tools loadhopper,locust-http,locust-fast,wrk]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from _case1 import Case1Result, run_case1
+from _case2 import CASE2_TOOLS, Case2Result, run_case2
+from _process import allowed_cpus, raise_open_file_limit
+from _report import case1_lines, case2_lines, document
+from _tools import Availability, Tool, availability
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The command line, parsed."""
+
+    cases: tuple[int, ...]
+    duration: int
+    case2_duration: int
+    users: int
+    case1_users: int
+    tools: tuple[Tool, ...]
+
+
+def _tools(text: str) -> tuple[Tool, ...]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    try:
+        return tuple(Tool(name) for name in names)
+    except ValueError:
+        known = ",".join(tool.value for tool in Tool)
+        raise argparse.ArgumentTypeError(
+            f"--tools takes names from {known}; got {text!r}"
+        ) from None
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def parse_options(argv: list[str]) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="./dev bench", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
+    parser.add_argument("--case", choices=["1", "2", "all"], default="all")
+    parser.add_argument("--duration", type=_positive, default=15, help="case 1 run time, s")
+    parser.add_argument("--case2-duration", type=_positive, default=60, help="case 2 run time, s")
+    parser.add_argument("--users", type=_positive, default=10_000, help="case 2 users")
+    parser.add_argument("--case1-users", type=_positive, default=16, help="case 1 users")
+    parser.add_argument(
+        "--tools", type=_tools, default=tuple(Tool), help="comma-separated; default all"
+    )
+    args = parser.parse_args(argv)
+    cases = (1, 2) if args.case == "all" else (int(args.case),)
+    return Options(
+        cases, args.duration, args.case2_duration, args.users, args.case1_users, args.tools
+    )
+
+
+def _cpus() -> tuple[int | None, int | None]:
+    """(generator CPU, target CPU): the first two CPUs we may use; unpinned with only one."""
+    cpus = allowed_cpus()
+    if len(cpus) < 2 or not hasattr(os, "sched_setaffinity"):
+        return None, None
+    return cpus[0], cpus[1]
+
+
+def _environment(nofile: int) -> dict[str, object]:
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "allowed_cpus": allowed_cpus(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "open_file_limit": nofile,
+    }
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Unwinding (rather than dying) runs every `finally`: generators and targets are stopped
+    # by their pids and the temporary directory is removed.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str]) -> int:
+    options = parse_options(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    began = time.monotonic()
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    nofile = raise_open_file_limit()
+    if 2 in options.cases and nofile < options.users + 1_000:
+        print(
+            f"warning: the open-file limit is {nofile}, below {options.users} users plus "
+            "headroom; raise `ulimit -Hn` or use --users."
+        )
+    cpus = _cpus()
+    needed = set(options.tools) if 1 in options.cases else set()
+    if 2 in options.cases:
+        needed |= set(options.tools) & set(CASE2_TOOLS)
+    available: dict[Tool, Availability] = {
+        tool: availability(tool) for tool in Tool if tool in needed
+    }
+    for tool, status in available.items():
+        print(
+            f"{tool.label}: {status.detail if status.ok else 'MISSING, skipped: ' + status.detail}"
+        )
+    print(f"load average {os.getloadavg()[0]:.2f}; the machine is shared, so compare ratios.")
+
+    case1: Case1Result | None = None
+    case2: Case2Result | None = None
+    with tempfile.TemporaryDirectory(prefix="loadhopper-bench-") as tmp:
+        workdir = Path(tmp)
+        if 1 in options.cases:
+            case1 = run_case1(
+                options.tools, available, options.case1_users, options.duration, cpus, workdir
+            )
+            print(
+                "\n".join(
+                    ["", *case1_lines(case1), f"case 1 took {case1.elapsed_seconds:.0f} s", ""]
+                )
+            )
+        if 2 in options.cases:
+            case2 = run_case2(
+                options.tools, available, options.users, options.case2_duration, cpus, workdir
+            )
+            print(
+                "\n".join(
+                    ["", *case2_lines(case2), f"case 2 took {case2.elapsed_seconds:.0f} s", ""]
+                )
+            )
+
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    record = document(
+        started,
+        {
+            "cases": list(options.cases),
+            "duration": options.duration,
+            "case2_duration": options.case2_duration,
+            "users": options.users,
+            "case1_users": options.case1_users,
+            "tools": [tool.value for tool in options.tools],
+        },
+        _environment(nofile),
+        available,
+        case1,
+        case2,
+    )
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"results saved to {path} (total {time.monotonic() - began:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
