@@ -218,6 +218,20 @@ def test_one_reader_serves_many_responses_on_a_connection() -> None:
         assert result is not None and result.body == b"hello"
 
 
+def test_a_finished_reader_keeps_nothing_of_its_response() -> None:
+    import gc
+
+    reader = ResponseReader()
+    reader.start()
+    result = reader.feed(SIMPLE)
+    assert result is not None
+    # An idle keep-alive connection must not hold its last response's headers and body.
+    assert reader not in gc.get_referrers(result.headers)
+    assert reader not in gc.get_referrers(result.headers[0])
+    reader.start()
+    assert reader.feed(SIMPLE) is not None  # and it still serves the next one
+
+
 def test_the_headers_the_client_acts_on_are_picked_out() -> None:
     reader = ResponseReader()
     reader.start()

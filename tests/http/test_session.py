@@ -11,6 +11,7 @@ from _loopback import Recorder, Server, run_blocking
 
 from loadhopper._exceptions import BridgeError, HTTPError, InvalidURL, TooManyRedirects
 from loadhopper.http import HttpSession, Response
+from loadhopper.http import _session as session_module
 
 
 def echo(response: Response) -> dict[str, Any]:
@@ -212,12 +213,23 @@ def test_names_explicit_then_request_name_then_url_namer(server: Server, sink: R
     assert calls == ["/echo/17"]  # cached: the namer ran once for the same path
 
 
-def test_the_namer_cache_is_bounded(server: Server, sink: Recorder) -> None:
-    session = HttpSession(server.url, request_sink=sink, url_namer=lambda p: p)
-    session._names.update({f"/{i}": f"/{i}" for i in range(10_000)})
-    run_blocking(lambda: session.get("/echo?unique=1"))
-    assert len(session._names) == 10_000
-    assert sink.last["name"] == "/echo?unique=1"
+def test_the_namer_cache_is_bounded_and_shared_by_sessions(
+    server: Server, sink: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def namer(path: str) -> str:
+        return path.partition("?")[0]
+
+    cache: dict[tuple[object, str], str] = {}
+    monkeypatch.setattr(session_module, "_NAMES", cache)
+    first = HttpSession(server.url, request_sink=sink, url_namer=namer)
+    second = HttpSession(server.url, request_sink=sink, url_namer=namer)
+    run_blocking(lambda: first.get("/echo?x=1"))
+    run_blocking(lambda: second.get("/echo?x=1"))
+    assert cache == {(namer, "/echo?x=1"): "/echo"}  # one entry for both sessions
+    cache.update({(namer, f"/{i}"): f"/{i}" for i in range(10_000)})
+    run_blocking(lambda: first.get("/echo?unique=1"))
+    assert len(cache) == 10_001  # full: a new URL is named but not remembered
+    assert sink.last["name"] == "/echo"
 
 
 def test_a_4xx_or_5xx_is_a_failure_with_a_short_groupable_message(

@@ -25,7 +25,7 @@ responses have no body. On top of it this module adds what a parser cannot know 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httptools
 
@@ -63,6 +63,11 @@ class RawResponse(NamedTuple):
 
 # tuple.__new__ skips NamedTuple's Python-level __new__: 0.2 µs instead of 0.5 µs per response.
 _new_raw = tuple.__new__
+
+
+# What a finished reader holds until `start()`: nothing (see `feed`). A tuple, so that a
+# callback arriving out of turn fails loudly instead of appending to a shared object.
+_RELEASED: Any = ()
 
 
 class _StopAtHeaders(Exception):
@@ -209,7 +214,7 @@ class ResponseReader:
             self._check_header_size(len(data))
         if self._complete:
             body = self._body
-            return _new_raw(
+            raw = _new_raw(
                 RawResponse,
                 (
                     self._status,
@@ -222,6 +227,11 @@ class ResponseReader:
                     self._location,
                 ),
             )
+            # Let go of the response: a keep-alive connection can sit idle for seconds, and
+            # ten thousand of them holding their last headers and body add up. `start()`
+            # makes new lists before the next response can arrive.
+            self._headers = self._body = _RELEASED
+            return raw
         return None
 
     def _check_header_size(self, fed: int) -> None:

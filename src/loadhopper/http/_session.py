@@ -56,6 +56,16 @@ __all__ = ["HttpSession"]
 _USER_AGENT = "loadhopper/0.1"
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 _NAME_CACHE_SIZE = 10_000  # distinct request targets whose names are remembered
+_NAMES: dict[tuple[Callable[[str], str], str], str] = {}
+
+_DEFAULT_HEADERS = MutableHeaders(
+    {
+        "User-Agent": _USER_AGENT,
+        "Accept-Encoding": "gzip, deflate",
+        "Accept": "*/*",
+        "Connection": "keep-alive",
+    }
+)
 _UNSET: Any = object()
 
 
@@ -93,19 +103,11 @@ class HttpSession(RequestVerbs, RequestWriter):
         self.request_name: str | None = None
         self.auth: tuple[str, str] | None = None
         self.cookies = CookieJar()
-        self.headers = MutableHeaders(
-            {
-                "User-Agent": _USER_AGENT,
-                "Accept-Encoding": "gzip, deflate",
-                "Accept": "*/*",
-                "Connection": "keep-alive",
-            }
-        )
+        self.headers = MutableHeaders.sharing(_DEFAULT_HEADERS)
         if default_headers:
             self.headers.update(default_headers)
         self._timeouts = split_timeout(timeout)
         self._pool = ConnectionPool(verify, max_header_bytes)
-        self._names: dict[str, str] = {}
         self._blocks: dict[Origin, bytes] = {}
         self._blocks_key: tuple[int, tuple[str, str] | None] = (-1, None)
         self._base: BaseURL | None = None
@@ -320,11 +322,14 @@ class HttpSession(RequestVerbs, RequestWriter):
         namer = self.url_namer
         if namer is None:
             return target
-        name = self._names.get(target)
+        # One cache for every session in the process: users of a test request the same few
+        # URLs, and a per-session cache would cost each of thousands of users its own copy.
+        key = (namer, target)
+        name = _NAMES.get(key)
         if name is None:
             name = namer(target)
-            if len(self._names) < _NAME_CACHE_SIZE:  # bounded: unique URLs must not grow it
-                self._names[target] = name
+            if len(_NAMES) < _NAME_CACHE_SIZE:  # bounded: unique URLs must not grow it
+                _NAMES[key] = name
         return name
 
     # --- exchanging --------------------------------------------------------------------------

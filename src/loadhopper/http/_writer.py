@@ -22,6 +22,8 @@ from loadhopper.http._url import BaseURL
 __all__ = ["RequestWriter"]
 
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
+_MAX_SHARED_BLOCKS = 1024
+_SHARED_BLOCKS: dict[bytes, bytes] = {}
 
 
 class RequestWriter:
@@ -43,6 +45,9 @@ class RequestWriter:
         block = self._blocks.get(origin)
         if block is None:
             block = build_header_block(self._header_pairs(origin, None, None))
+            # Users of one test build equal blocks: keep one copy of each for all of them.
+            if len(_SHARED_BLOCKS) < _MAX_SHARED_BLOCKS:
+                block = _SHARED_BLOCKS.setdefault(block, block)
             self._blocks[origin] = block
         return block
 
