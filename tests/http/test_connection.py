@@ -136,6 +136,14 @@ def test_https_without_verification(tls_server: TLSSetup, sink: Recorder) -> Non
     assert tls_server.server.connections >= 1
 
 
+def test_verification_can_be_turned_off_on_a_session(tls_server: TLSSetup, sink: Recorder) -> None:
+    session = HttpSession(tls_server.server.url, request_sink=sink)
+    assert session.verify is True
+    session.verify = False  # the requests idiom, e.g. in a locustfile's on_start
+    response = run_blocking(lambda: session.get("/echo"))
+    assert response.status_code == 200
+
+
 def test_a_missing_ca_bundle_says_what_to_pass(tls_server: TLSSetup, sink: Recorder) -> None:
     session = HttpSession(tls_server.server.url, request_sink=sink, verify="/no/such/ca.pem")
     response = run_blocking(lambda: session.get("/echo"))

@@ -25,12 +25,12 @@ class ConnectionPool:
     concurrent requests from `async def` tasks open more, and all of them are kept.
     """
 
-    __slots__ = ("_generation", "_idle", "_max_header_bytes", "_verify")
+    __slots__ = ("_generation", "_idle", "_max_header_bytes", "verify")
 
     def __init__(
         self, verify: bool | str = True, max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     ) -> None:
-        self._verify = verify
+        self.verify = verify  # for connections opened from now on
         self._max_header_bytes = max_header_bytes
         self._idle: dict[Origin, list[Connection]] = {}
         # In-use connections are not tracked (a set add and discard per request). Instead each
@@ -54,7 +54,7 @@ class ConnectionPool:
             origin.scheme,
             origin.host,
             origin.port,
-            self._verify,
+            self.verify,
             connect_timeout,
             self._max_header_bytes,
         )

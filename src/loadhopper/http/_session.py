@@ -114,6 +114,19 @@ class HttpSession(RequestVerbs, RequestWriter):
         self.base_url = base_url
 
     @property
+    def verify(self) -> bool | str:
+        """TLS verification, as in requests: True, False, or a CA bundle path.
+
+        `self.client.verify = False` in `on_start` turns verification off for this user's
+        connections from then on (the requests idiom Locust's HttpUser users know).
+        """
+        return self._pool.verify
+
+    @verify.setter
+    def verify(self, value: bool | str) -> None:
+        self._pool.verify = value
+
+    @property
     def base_url(self) -> str:
         """The base URL; assigning a new one applies to the following requests."""
         return self._base_url
