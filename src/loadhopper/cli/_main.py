@@ -27,7 +27,9 @@ from loadhopper.cli._options import Options, parse_options
 from loadhopper.cli._outputs import Outputs
 from loadhopper.cli._parser import build_parser
 from loadhopper.cli._task_ratio import format_task_ratios, task_ratio_json
+from loadhopper.report import RunInfo
 from loadhopper.runtime import Environment, Locustfile, events, load_locustfile
+from loadhopper.stats import StatsSnapshot
 from loadhopper.user import User
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_LOCUSTFILE", "EXIT_OK", "EXIT_USAGE", "main"]
@@ -122,11 +124,9 @@ def _run(args: list[str]) -> int:
     if options.show_task_ratio:
         sys.stdout.write(format_task_ratios(env))
         return EXIT_OK
-    if not (options.headless or options.autostart):
-        raise ConfigError(
-            "The web UI is not available yet; add --headless to run the test from the command line."
-        )
-    return _headless(env, options)
+    if options.headless:
+        return _headless(env, options)
+    return _web(env, options)
 
 
 def _check_options(options: Options) -> None:
@@ -195,16 +195,53 @@ def _headless(env: Environment, options: Options) -> int:
         logger.exception("The test ended with an unexpected error.")
         return EXIT_USAGE
     events.quitting.fire(reverse=True, environment=env)
-    snapshot = result.snapshot
+    return _conclude(env, options, outputs, result.snapshot, result.run)
+
+
+def _conclude(
+    env: Environment, options: Options, outputs: Outputs, snapshot: StatsSnapshot, run: RunInfo
+) -> int:
+    """Write the final outputs and decide the exit code (after `events.quitting`)."""
     if env.process_exit_code is not None:
         code = int(env.process_exit_code)
     elif snapshot.total.num_failures or snapshot.exceptions:
         code = options.exit_code_on_error
     else:
         code = EXIT_OK
-    written = outputs.finish(snapshot, result.run)
+    written = outputs.finish(snapshot, run)
     if not written and env.process_exit_code is None:
         code = EXIT_USAGE
     logger.info("Shutting down (exit code %d)", code)
     events.quit.fire(exit_code=code)
+    return code
+
+
+def _web(env: Environment, options: Options) -> int:
+    """Serve the web UI until Ctrl-C (or --autoquit); the exit code follows the last test."""
+    # Imported here: a headless run never needs Starlette and uvicorn.
+    from loadhopper.cli._web_mode import run_web_mode, web_login_of
+
+    login = web_login_of(options.web_login)  # a bad value is a usage error before anything
+    outputs = Outputs(options, env.stats.percentiles)
+    outputs.start()
+    runner = env.create_local_runner()
+    # Locust hands its Flask UI to init listeners; ours is not Flask, so extensions that
+    # add Flask routes cannot work: they see web_ui=None, as in a headless run.
+    events.init.fire(environment=env, runner=runner, web_ui=None)
+    try:
+        result = run_web_mode(env, options, outputs, login=login)
+    except ConfigError:
+        raise
+    except Exception:
+        logger.exception("The web UI ended with an unexpected error.")
+        return EXIT_USAGE
+    events.quitting.fire(reverse=True, environment=env)
+    if result.finished is None:
+        code = EXIT_OK if env.process_exit_code is None else int(env.process_exit_code)
+        logger.info("No test was run; shutting down (exit code %d)", code)
+        events.quit.fire(exit_code=code)
+        return code
+    code = _conclude(env, options, outputs, result.finished.snapshot, result.finished.run)
+    if result.error is not None and env.process_exit_code is None:
+        return EXIT_USAGE  # loadhopper itself failed during the test (logged with its traceback)
     return code

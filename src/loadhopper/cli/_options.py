@@ -47,7 +47,7 @@ class Options:
     autoquit: int = -1
     web_host: str = ""
     web_port: int = 8089
-    web_login: bool = False
+    web_login: bool | str = False  # True: a random password; str: USER:PASSWORD
     csv_prefix: str | None = None
     stats_history_enabled: bool = False
     html_file: str | None = None

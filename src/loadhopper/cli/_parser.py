@@ -112,20 +112,34 @@ def _add_common(parser: LocustArgumentParser) -> None:
 
 
 def _add_web(parser: LocustArgumentParser) -> None:
-    group = parser.add_argument_group("Web UI options (the web UI is not available yet)")
+    group = parser.add_argument_group("Web UI options")
     group.add_argument(
         "--headless", action="store_true", help="Run without the web UI; start at once."
     )
-    group.add_argument("--autostart", action="store_true", help="Start the test at once.")
+    group.add_argument(
+        "--autostart", action="store_true", help="Start the test at once (the UI still runs)."
+    )
     group.add_argument(
         "--autoquit",
         type=int,
         default=-1,
         help="With --autostart: quit this many seconds after the test ends.",
     )
-    group.add_argument("--web-host", default="", help="Interface the web UI binds to.")
-    group.add_argument("-P", "--web-port", type=int, default=8089, help="Web UI port.")
-    group.add_argument("--web-login", action="store_true", help="Require a login for the UI.")
+    group.add_argument(
+        "--web-host",
+        default="",
+        help="Interface the web UI listens on (default 127.0.0.1 only; * for all).",
+    )
+    group.add_argument("-P", "--web-port", type=int, default=8089, help="Web UI port (8089).")
+    group.add_argument(
+        "--web-login",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="USER:PASSWORD",
+        help="Require this login on every page of the UI; without a value, a random "
+        "password is made and printed.",
+    )
 
 
 def _add_outputs(parser: LocustArgumentParser) -> None:

@@ -1,0 +1,216 @@
+"""The web-UI run: `loadhopper` without `--headless` serves the UI and waits for tests.
+
+Everything runs on one uvloop event loop: the uvicorn server, the tests the UI starts, the
+one-second windows. The process ends on Ctrl-C or SIGTERM (the first signal stops a running
+test gracefully and then quits; a second one cancels it at once), or `--autoquit N` seconds
+after an `--autostart` test has ended. The outputs the flags ask for (`--csv` history while
+tests run; the summary, CSV, JSON and HTML files at the end) describe the last test, as in a
+headless run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+from dataclasses import dataclass
+
+from loadhopper.cli._headless import DEFAULT_SPAWN_RATE, DEFAULT_USERS, _new_loop_factory
+from loadhopper.cli._options import Options
+from loadhopper.cli._outputs import Outputs, _locustfile_source
+from loadhopper.runtime import Environment
+from loadhopper.web import (
+    FinishedTest,
+    StartParameters,
+    WebController,
+    WebLogin,
+    WebServer,
+    create_app,
+)
+
+__all__ = ["DEFAULT_WEB_HOST", "WebModeResult", "run_web_mode", "web_login_of"]
+
+logger = logging.getLogger(__name__)
+
+# Loopback by default: Locust binds every interface with no login (reference/locust.md §5
+# item 10), which lets anyone on the network point load anywhere.
+DEFAULT_WEB_HOST = "127.0.0.1"
+# The names a browser on this machine uses for a loopback-bound UI (Host header check).
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+_PERIODIC_SECONDS = 2.0  # as the headless console table
+
+
+@dataclass(frozen=True, slots=True)
+class WebModeResult:
+    """What a web-mode process leaves behind.
+
+    Attributes:
+        finished: the last test that ran, or None when none was started.
+        error: the last test's unexpected error (a loadhopper bug), or None.
+    """
+
+    finished: FinishedTest | None
+    error: str | None
+
+
+def web_login_of(value: bool | str) -> WebLogin | None:
+    """The login `--web-login` asks for: none, a random password, or `USER:PASSWORD`."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("", "false")):
+        return None
+    if value is True or (isinstance(value, str) and value.strip().lower() == "true"):
+        return WebLogin.generate()
+    return WebLogin.parse(str(value))
+
+
+def _bind_host(web_host: str) -> str:
+    if not web_host:
+        return DEFAULT_WEB_HOST
+    return "0.0.0.0" if web_host == "*" else web_host
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _defaults(options: Options) -> StartParameters:
+    return StartParameters(
+        users=options.num_users if options.num_users is not None else DEFAULT_USERS,
+        spawn_rate=options.spawn_rate if options.spawn_rate is not None else DEFAULT_SPAWN_RATE,
+        host=options.host,
+        run_time=options.run_time,
+    )
+
+
+class _Quitter:
+    """Decides when the process ends: signals, `--autoquit`, and a test's end after a signal."""
+
+    def __init__(self, controller: WebController) -> None:
+        self.controller = controller
+        self.done = asyncio.Event()
+        self.signals = 0
+
+    def on_signal(self, signum: int) -> None:
+        self.signals += 1
+        name = signal.Signals(signum).name
+        if self.signals > 1:
+            logger.warning("%s received again: stopping at once.", name)
+            self.controller.cancel()
+            self.done.set()
+        elif self.controller.running:
+            logger.info("%s received: stopping the test, then quitting.", name)
+            self.controller.runner.quit()
+            self.controller.test_end_listeners.append(lambda _: self.done.set())
+        else:
+            logger.info("%s received: quitting.", name)
+            self.done.set()
+
+    def quit_after(self, seconds: float) -> None:
+        asyncio.get_running_loop().call_later(seconds, self.done.set)
+
+
+async def _print_periodically(controller: WebController, outputs: Outputs) -> None:
+    while True:
+        await asyncio.sleep(_PERIODIC_SECONDS)
+        if controller.running:
+            outputs.print_periodic(controller.snapshot())
+
+
+def _announce(server: WebServer, login: WebLogin | None, host: str) -> None:
+    print(f"web UI on {server.url}", flush=True)
+    if login is not None and login.generated:
+        print(f"log in as {login.user} with password {login.password}", flush=True)
+    elif login is not None:
+        print(f"log in as {login.user} (--web-login)", flush=True)
+    if not _is_loopback(host) and login is None:
+        logger.warning(
+            "The web UI listens on %s without --web-login: anyone who can reach it can start "
+            "load against any host. Add --web-login USER:PASSWORD.",
+            host,
+        )
+
+
+async def _serve(
+    env: Environment, options: Options, outputs: Outputs, login: WebLogin | None
+) -> WebModeResult:
+    host = _bind_host(options.web_host)
+    controller = WebController(
+        env,
+        locustfile=options.locustfile,
+        locustfile_source=_locustfile_source(options.locustfile),
+        full_history=options.stats_history_enabled,
+        defaults=_defaults(options),
+    )
+    controller.window_listeners.append(outputs.on_window)
+    app = create_app(
+        controller, login=login, allowed_hosts=_LOOPBACK_NAMES if _is_loopback(host) else None
+    )
+    server = WebServer(app, host, options.web_port)
+    server.bind()
+    _announce(server, login, host)
+    quitter = _Quitter(controller)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows loops have no signal handlers
+            loop.add_signal_handler(signum, quitter.on_signal, signum)
+    if options.autostart:
+        controller.start(controller.defaults)
+        if options.autoquit >= 0:
+            controller.test_end_listeners.append(lambda _: quitter.quit_after(options.autoquit))
+    elif options.autoquit >= 0:
+        logger.warning("--autoquit has no effect without --autostart; ignoring it.")
+    try:
+        async with asyncio.TaskGroup() as group:
+            serving = group.create_task(server.serve(), name="web-server")
+            printer = None
+            if options.print_stats and not options.only_summary:
+                printer = group.create_task(_print_periodically(controller, outputs))
+            await _wait_either(quitter.done, serving)
+            controller.stop()
+            await controller.wait()
+            if printer is not None:
+                printer.cancel()
+            server.shutdown()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(signum)
+        controller.close()
+    return WebModeResult(controller.finished, controller.error)
+
+
+async def _wait_either(event: asyncio.Event, task: asyncio.Task[None]) -> None:
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+
+
+def run_web_mode(
+    env: Environment, options: Options, outputs: Outputs, *, login: WebLogin | None = None
+) -> WebModeResult:
+    """Serve the web UI on a fresh uvloop event loop until the process should end.
+
+    Args:
+        env: the environment, with its User classes and events (its runner is created).
+        options: the parsed options (`--web-host`, `--web-port`, `--web-login`,
+            `--autostart`, `--autoquit`, `-u`, `-r`, `-t`, `-H`, ...).
+        outputs: where the CSV history rows (and, with `--print-stats`, the tables) go.
+        login: the credentials every route requires (`web_login_of(options.web_login)`).
+
+    Returns:
+        The last test and its error, if any; nothing has been printed or written for the
+        end of the run yet (see `Outputs.finish`).
+
+    Raises:
+        ConfigError: the address cannot be bound.
+    """
+    with asyncio.Runner(loop_factory=_new_loop_factory()) as runner:
+        return runner.run(_serve(env, options, outputs, login))

@@ -1,0 +1,353 @@
+"""WebController: the test lifecycle behind the web UI, on the runner's event loop.
+
+Theory of operation. One `LocalRunner` runs one test at a time; `start()` begins a test as
+an asyncio task that awaits `runner.run(...)`, `edit()` retargets it with `runner.start()`,
+`stop()` asks it to end, and after it has ended `start()` may begin the next one. The
+controller listens to the runner's one-second windows and keeps, across tests and stats
+resets, what a reopened browser tab needs: the chart timeline (bounded), the marks where each
+test began, and the history CSV rows. Every window's snapshot is taken once and shared with
+the SSE feed and with the CLI's outputs (`window_listeners`), so an open UI adds no second
+snapshot per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from loadhopper import __version__
+from loadhopper._exceptions import ConfigError, LoadhopperError
+from loadhopper.report import RunInfo, history_csv_header, history_csv_rows
+from loadhopper.runtime import Environment, LocalRunner, RunnerState
+from loadhopper.stats import StatsSnapshot, TimelinePoint
+from loadhopper.user import User
+from loadhopper.web._parameters import EditParameters, StartParameters
+
+__all__ = ["ControllerStatus", "FinishedTest", "WebController"]
+
+logger = logging.getLogger(__name__)
+
+# The chart history a tab can show: one hour of one-second points, the same capacity as the
+# collector's own timeline (stats/_timeline.py).
+TIMELINE_LIMIT = 3600
+# History CSV rows (Aggregated only) kept for the download: six hours at one row a second,
+# about 1.5 MB of text. The --csv file on disk has no such cap.
+HISTORY_LIMIT = 6 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerStatus:
+    """What the header bar shows, at one moment.
+
+    Attributes:
+        running: True from a start until that test has ended.
+        state: the runner's state (READY before the first test).
+        user_count: users running now.
+        target_users: the users the test is heading for (0 before the first test).
+        spawn_rate: the current ramp's users per second.
+        host: the target host of the current or last test (None: each class's own).
+        run_time: the current or last test's run-time limit in seconds, or None.
+        test_start: when the current or last test started (epoch seconds), or None.
+        tests_started: how many tests this process has started.
+        error: the last test's unexpected error, one line, or None.
+        generation: grows with every change; a page keeps the status with the highest one,
+            since a control's answer and the event stream can arrive in either order.
+    """
+
+    running: bool
+    state: RunnerState
+    user_count: int
+    target_users: int
+    spawn_rate: float
+    host: str | None
+    run_time: float | None
+    test_start: float | None
+    tests_started: int
+    error: str | None
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedTest:
+    """A test that has ended: its final statistics and its run information."""
+
+    snapshot: StatsSnapshot
+    run: RunInfo
+
+
+def _class_host(classes: list[type[User]]) -> str | None:
+    hosts = {getattr(cls, "host", None) for cls in classes} - {None, ""}
+    return str(next(iter(hosts))) if len(hosts) == 1 else None
+
+
+class WebController:
+    """Starts, changes, stops and resets tests for the web UI; one per process.
+
+    Every method must be called on the event loop the runner runs on (Starlette endpoints
+    are). The constructor starts nothing.
+
+    Attributes:
+        environment: the test environment (its runner is created if missing).
+        runner: the environment's runner.
+        window_listeners: called with each closed window's snapshot and point, for outputs
+            that want them (the CLI's CSV files); the snapshot is shared, never retaken.
+        test_end_listeners: called with each finished test.
+    """
+
+    def __init__(
+        self,
+        environment: Environment,
+        *,
+        locustfile: str = "locustfile.py",
+        locustfile_source: str | None = None,
+        full_history: bool = False,
+        defaults: StartParameters | None = None,
+    ) -> None:
+        """Prepare the controller.
+
+        Args:
+            environment: the environment to run tests in.
+            locustfile: the locustfile's path as given, for the reports.
+            locustfile_source: the locustfile's text, shown in the HTML report.
+            full_history: the history download gets every row each second, not only the
+                Aggregated row (as `--csv-full-history`).
+            defaults: what the start form shows first (the command line's -u, -r, -t, -H).
+        """
+        self.environment = environment
+        self.runner: LocalRunner = environment.runner or environment.create_local_runner()
+        self.locustfile = locustfile
+        self.locustfile_source = locustfile_source
+        self.all_classes: tuple[type[User], ...] = tuple(environment.user_classes)
+        self.default_host = environment.host
+        self.defaults = defaults or StartParameters(users=1, spawn_rate=1.0, host=environment.host)
+        self.window_listeners: list[Callable[[StatsSnapshot, TimelinePoint], None]] = []
+        self.test_end_listeners: list[Callable[[FinishedTest], None]] = []
+        self._full_history = full_history
+        self._timeline: collections.deque[TimelinePoint] = collections.deque(maxlen=TIMELINE_LIMIT)
+        self._history: collections.deque[list[str]] = collections.deque(maxlen=HISTORY_LIMIT)
+        self._test_starts: list[float] = []
+        self._latest: StatsSnapshot | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._active = False
+        self._parameters: StartParameters | None = None
+        self._test_start: float | None = None
+        self._error: str | None = None
+        self.finished: FinishedTest | None = None
+        self.generation = 0  # bumped on every change the page should see at once
+        self._changed = asyncio.Event()
+        self.runner.window_listeners.append(self._on_window)
+
+    # ---- reading --------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True from `start()` until the test's `runner.run()` has returned."""
+        return self._active
+
+    def status(self) -> ControllerStatus:
+        """The state, users and parameters now."""
+        runner = self.runner
+        params = self._parameters
+        state = runner.state
+        if self.running and state in (RunnerState.READY, RunnerState.STOPPED):
+            state = RunnerState.SPAWNING  # the test's task has not entered run() yet
+        return ControllerStatus(
+            running=self.running,
+            state=state,
+            user_count=runner.user_count,
+            target_users=runner.target_user_count if params else 0,
+            spawn_rate=runner.spawn_rate,
+            host=self._host(),
+            run_time=params.run_time if params else None,
+            test_start=self._test_start,
+            tests_started=len(self._test_starts),
+            error=self._error,
+            generation=self.generation,
+        )
+
+    def snapshot(self) -> StatsSnapshot:
+        """The statistics now (the last window's snapshot while a test runs)."""
+        if self.running and self._latest is not None:
+            return self._latest
+        return self.environment.stats.snapshot(time.time())
+
+    def timeline(self) -> tuple[TimelinePoint, ...]:
+        """The chart history: closed windows of every test so far, oldest first (bounded)."""
+        return tuple(self._timeline)
+
+    def test_starts(self) -> tuple[float, ...]:
+        """When each test started, epoch seconds, for the charts' marks."""
+        return tuple(self._test_starts)
+
+    def history_csv_rows(self) -> list[list[str]]:
+        """The history CSV (header first): one row set per closed window, across tests."""
+        header = history_csv_header(self.environment.stats.percentiles)
+        return [header, *self._history]
+
+    def run_info(self, now: float | None = None) -> RunInfo | None:
+        """The current or last test's run information (end time: now while it runs)."""
+        if self.finished is not None and not self.running:
+            return self.finished.run
+        if self._parameters is None or self._test_start is None:
+            return None
+        params = self._parameters
+        return RunInfo(
+            start_time=self._test_start,
+            end_time=time.time() if now is None else now,
+            users=params.users,
+            spawn_rate=params.spawn_rate,
+            run_time=params.run_time,
+            host=self._host(),
+            locustfile=self.locustfile,
+            version=__version__,
+        )
+
+    def _host(self) -> str | None:
+        if self.environment.host:
+            return self.environment.host
+        return _class_host(list(self.environment.user_classes))
+
+    async def wait_for_change(self, timeout: float) -> None:
+        """Return at the next window or control action, or after `timeout` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
+
+    def _notify(self) -> None:
+        self.generation += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    # ---- acting ---------------------------------------------------------------------------
+
+    def start(self, parameters: StartParameters) -> None:
+        """Start a new test; the previous one must have ended.
+
+        Raises:
+            LoadhopperError: a test is still running (stop it first).
+            ConfigError: an unknown User class.
+        """
+        if self.running:
+            raise LoadhopperError("A test is already running; stop it before starting a new one.")
+        classes = self._classes(parameters.user_classes)
+        env = self.environment
+        # An empty host field means "as the command line said": -H, else each class's own.
+        env.host = parameters.host or self.default_host
+        env.user_classes = list(classes)
+        self._parameters = parameters
+        self._error = None
+        self.finished = None
+        self._latest = None
+        self._test_start = time.time()
+        self._test_starts.append(self._test_start)
+        self._active = True
+        coroutine = self._run(parameters, self._test_start)
+        self._task = asyncio.get_running_loop().create_task(coroutine, name="web-test")
+        self._notify()
+
+    def edit(self, parameters: EditParameters) -> None:
+        """Change the running test's user count, ramping at the given rate.
+
+        Raises:
+            LoadhopperError: no test is running.
+        """
+        if not self.running or self.runner.state in (RunnerState.STOPPING, RunnerState.STOPPED):
+            raise LoadhopperError("No test is running; start one before changing its users.")
+        self.runner.start(parameters.users, parameters.spawn_rate)
+        if self._parameters is not None:
+            old = self._parameters
+            self._parameters = StartParameters(
+                parameters.users, parameters.spawn_rate, old.host, old.run_time, old.user_classes
+            )
+        self._notify()
+
+    def stop(self) -> None:
+        """Ask the running test to stop (users get the stop timeout); safe when idle."""
+        self.runner.stop()
+        self._notify()
+
+    def reset(self) -> None:
+        """Reset the statistics now (the charts keep their history)."""
+        self.runner.reset_stats()
+        self._latest = None
+        self._notify()
+
+    async def wait(self) -> None:
+        """Return once no test is running and its end listeners have run."""
+        task = self._task
+        if task is not None:
+            await asyncio.wait([task])
+
+    def cancel(self) -> None:
+        """Cancel the running test at once (a second Ctrl-C)."""
+        if self._task is not None:
+            self._task.cancel()
+
+    def close(self) -> None:
+        """Stop listening to the runner's windows."""
+        if self._on_window in self.runner.window_listeners:
+            self.runner.window_listeners.remove(self._on_window)
+
+    # ---- internals ------------------------------------------------------------------------
+
+    def _classes(self, names: tuple[str, ...]) -> tuple[type[User], ...]:
+        if not names:
+            return self.all_classes
+        by_name = {cls.__name__: cls for cls in self.all_classes}
+        unknown = [name for name in names if name not in by_name]
+        if unknown:
+            raise ConfigError(
+                f"Unknown User class {unknown[0]!r}; choose from {', '.join(by_name)}."
+            )
+        return tuple(by_name[name] for name in dict.fromkeys(names))
+
+    async def _run(self, parameters: StartParameters, start: float) -> None:
+        try:
+            await self.runner.run(parameters.users, parameters.spawn_rate, parameters.run_time)
+        except asyncio.CancelledError:
+            logger.warning("The test was cancelled before its users had stopped.")
+        except Exception as exc:
+            # A bug in loadhopper (user-code errors are recorded, not raised): keep serving
+            # the UI, show the error, and let the CLI exit with its internal-error code.
+            logger.exception("The test ended with an unexpected error.")
+            self._error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._active = False
+        end = time.time()
+        parameters = self._parameters or parameters  # as last edited
+        snapshot = self.environment.stats.snapshot(end)
+        self._latest = snapshot
+        run = RunInfo(
+            start_time=start,
+            end_time=end,
+            users=parameters.users,
+            spawn_rate=parameters.spawn_rate,
+            run_time=parameters.run_time,
+            host=self._host(),
+            locustfile=self.locustfile,
+            version=__version__,
+        )
+        self.finished = FinishedTest(snapshot, run)
+        for listener in list(self.test_end_listeners):
+            listener(self.finished)
+        self._notify()
+
+    def _on_window(self, point: TimelinePoint) -> None:
+        snapshot = self.environment.stats.snapshot(point.time)
+        self._latest = snapshot
+        self._timeline.append(point)
+        self._history.extend(
+            history_csv_rows(snapshot, point.user_count, full_history=self._full_history)
+        )
+        for listener in list(self.window_listeners):
+            listener(snapshot, point)
+        self._notify()
+
+    @property
+    def error(self) -> str | None:
+        """The last test's unexpected error, one line, or None."""
+        return self._error

@@ -1,0 +1,139 @@
+"""The JSON the page reads: status, stats rows, failures, exceptions and chart points.
+
+The same shapes go out in the event stream (`_stream.py`) and from `GET /api/state`. Chart
+points are compact arrays rather than objects because a reopened tab receives up to an hour
+of them at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loadhopper.report import percentile_label
+from loadhopper.stats import RowSnapshot, StatsSnapshot, TimelinePoint
+from loadhopper.web._controller import ControllerStatus, WebController
+
+__all__ = ["POINT_FIELDS", "full_payload", "point_row", "status_dict", "update_payload"]
+
+# The fields of one chart point, in the order `point_row` writes them.
+POINT_FIELDS = ("time", "users", "rps", "fail_per_sec", "p50", "p95", "p99", "avg")
+# Enough to read in a table; the CSV and JSON downloads hold every group.
+MAX_FAILURES = 500
+MAX_EXCEPTIONS = 100
+
+
+def status_dict(status: ControllerStatus, snapshot: StatsSnapshot) -> dict[str, Any]:
+    """The header bar: state, users, current RPS and failure ratio, and the test settings."""
+    total = snapshot.total
+    return {
+        "running": status.running,
+        "state": status.state.value,
+        "user_count": status.user_count,
+        "target_users": status.target_users,
+        "spawn_rate": status.spawn_rate,
+        "host": status.host,
+        "run_time": status.run_time,
+        "test_start": status.test_start,
+        "tests_started": status.tests_started,
+        "error": status.error,
+        "generation": status.generation,
+        "current_rps": total.current_rps,
+        "current_fail_per_sec": total.current_fail_per_sec,
+        "fail_ratio": total.num_failures / total.num_requests if total.num_requests else 0.0,
+    }
+
+
+def _pick(snapshot: StatsSnapshot, fraction: float) -> int | None:
+    for index, value in enumerate(snapshot.percentiles):
+        if abs(value - fraction) < 1e-9:
+            return index
+    return None
+
+
+def _row(row: RowSnapshot, p95: int | None, p99: int | None) -> dict[str, Any]:
+    return {
+        "method": row.method,
+        "name": row.name,
+        "num_requests": row.num_requests,
+        "num_failures": row.num_failures,
+        "median": row.median_response_time,
+        "p95": None if p95 is None else row.percentiles[p95],
+        "p99": None if p99 is None else row.percentiles[p99],
+        "avg": row.avg_response_time,
+        "min": row.min_response_time,
+        "max": row.max_response_time,
+        "avg_size": row.avg_content_length,
+        "current_rps": row.current_rps,
+        "current_fail_per_sec": row.current_fail_per_sec,
+        "total_rps": row.total_rps,
+        "percentiles": list(row.percentiles),
+    }
+
+
+def stats_dict(snapshot: StatsSnapshot) -> dict[str, Any]:
+    """The statistics table, failures and exceptions of one snapshot."""
+    p95, p99 = _pick(snapshot, 0.95), _pick(snapshot, 0.99)
+    return {
+        "stats_start": snapshot.start_time,
+        "percentiles": [percentile_label(p) for p in snapshot.percentiles],
+        "rows": [_row(row, p95, p99) for row in snapshot.rows],
+        "total": _row(snapshot.total, p95, p99),
+        "overflowed": snapshot.overflowed,
+        "failures": [
+            {
+                "method": f.method,
+                "name": f.name,
+                "error": f.error,
+                "occurrences": f.occurrences,
+                "first_seen": f.first_seen,
+                "last_seen": f.last_seen,
+            }
+            for f in snapshot.failures[:MAX_FAILURES]
+        ],
+        "failures_left_out": max(0, len(snapshot.failures) - MAX_FAILURES),
+        "exceptions": [
+            {"count": e.count, "message": e.message, "traceback": e.traceback}
+            for e in snapshot.exceptions[:MAX_EXCEPTIONS]
+        ],
+        "exceptions_left_out": max(0, len(snapshot.exceptions) - MAX_EXCEPTIONS),
+    }
+
+
+def point_row(point: TimelinePoint) -> list[float | int | None]:
+    """One chart point as an array in `POINT_FIELDS` order."""
+    return [
+        point.time,
+        point.user_count,
+        point.rps,
+        point.fail_per_sec,
+        point.p50,
+        point.p95,
+        point.p99,
+        point.avg_response_time,
+    ]
+
+
+def update_payload(controller: WebController) -> dict[str, Any]:
+    """Status and statistics now, without chart points (the stream adds those per tab)."""
+    snapshot = controller.snapshot()
+    return {
+        "status": status_dict(controller.status(), snapshot),
+        "stats": stats_dict(snapshot),
+    }
+
+
+def full_payload(controller: WebController) -> dict[str, Any]:
+    """Everything a freshly opened tab needs: the update, the whole timeline, test marks."""
+    payload = update_payload(controller)
+    payload["point_fields"] = list(POINT_FIELDS)
+    payload["points"] = [point_row(point) for point in controller.timeline()]
+    payload["test_starts"] = list(controller.test_starts())
+    payload["user_classes"] = [cls.__name__ for cls in controller.all_classes]
+    defaults = controller.defaults
+    payload["defaults"] = {
+        "users": defaults.users,
+        "spawn_rate": defaults.spawn_rate,
+        "host": defaults.host or "",
+        "run_time": defaults.run_time,
+    }
+    return payload

@@ -1,0 +1,403 @@
+// loadhopper web UI: one page, no build step. Data arrives by server-sent events
+// (/api/stream): a "hello" with everything, then an "update" once a second. Controls are
+// POSTs with the page's CSRF token in a header. Nothing here uses innerHTML with data
+// from the server: every name, error and traceback is set as text.
+"use strict";
+
+(function () {
+  const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+  const MAX_POINTS = 3600;  // the server keeps one hour of one-second points too
+  const $ = (id) => document.getElementById(id);
+
+  const ui = {
+    status: null,
+    stats: null,
+    fields: [],
+    chartsReady: false,
+    showStart: false,
+    sort: { key: null, dir: 1 },
+    activeTab: "stats",
+  };
+
+  // ---- formatting -------------------------------------------------------------------
+
+  // Latencies to 3 significant digits, as the console and CSV reports print them.
+  function ms(value) {
+    if (value === null || value === undefined) return "-";
+    if (value === 0) return "0";
+    if (value >= 1000) return String(Math.round(value));
+    const digits = Math.max(0, 2 - Math.floor(Math.log10(Math.abs(value))));
+    return Number(value.toPrecision(3)).toFixed(digits);
+  }
+  const rate = (value) => value.toFixed(2);
+  const count = (value) => value.toLocaleString("en-US");
+  const bytes = (value) => String(Math.round(value));
+
+  // ---- controls -------------------------------------------------------------------
+
+  async function post(path, body) {
+    const response = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": CSRF },
+      body: JSON.stringify(body || {}),
+      credentials: "same-origin",
+    });
+    let answer = {};
+    try { answer = await response.json(); } catch (e) { answer = {}; }
+    if (!response.ok) {
+      showError(answer.error || ("The server answered " + response.status + "."));
+      return null;
+    }
+    showError(null);
+    if (answer.status) applyStatus(answer.status);
+    return answer;
+  }
+
+  function showError(message) {
+    const banner = $("banner");
+    banner.hidden = !message;
+    banner.textContent = message || "";
+  }
+
+  function startForm() {
+    const classes = Array.from(document.querySelectorAll("#f-classes input:checked"))
+      .map((box) => box.value);
+    return {
+      users: Number($("f-users").value),
+      spawn_rate: Number($("f-rate").value),
+      host: $("f-host").value,
+      run_time: $("f-runtime").value,
+      user_classes: classes,
+    };
+  }
+
+  function wireControls() {
+    $("start-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      $("btn-start").disabled = true;
+      const answer = await post("api/start", startForm());
+      $("btn-start").disabled = false;
+      if (answer) { ui.showStart = false; render(); }
+    });
+    $("btn-stop").addEventListener("click", () => post("api/stop"));
+    $("btn-reset").addEventListener("click", () => post("api/reset"));
+    $("btn-new").addEventListener("click", () => { ui.showStart = true; render(); });
+    $("btn-cancel-new").addEventListener("click", () => { ui.showStart = false; render(); });
+    $("btn-edit").addEventListener("click", () => {
+      $("e-users").value = ui.status ? ui.status.target_users : 1;
+      $("e-rate").value = ui.status && ui.status.spawn_rate ? ui.status.spawn_rate : 1;
+      $("edit-dialog").showModal();
+    });
+    $("btn-edit-cancel").addEventListener("click", () => $("edit-dialog").close());
+    $("edit-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const answer = await post("api/edit", {
+        users: Number($("e-users").value),
+        spawn_rate: Number($("e-rate").value),
+      });
+      if (answer) $("edit-dialog").close();
+    });
+    document.querySelectorAll(".tabs button").forEach((button) => {
+      button.addEventListener("click", () => selectTab(button.dataset.tab));
+    });
+    $("all-percentiles").addEventListener("change", renderStats);
+  }
+
+  function selectTab(name) {
+    ui.activeTab = name;
+    document.querySelectorAll(".tabs button").forEach((button) => {
+      button.classList.toggle("active", button.dataset.tab === name);
+    });
+    document.querySelectorAll("main .tab").forEach((section) => {
+      section.hidden = section.id !== "tab-" + name;
+    });
+    // Plotly sizes a chart from its container, which is zero while the tab is hidden.
+    if (name === "charts" && ui.chartsReady) {
+      ["chart-rps", "chart-latency", "chart-users"].forEach((id) => Plotly.Plots.resize($(id)));
+    }
+  }
+
+  function fillStartForm(payload) {
+    const defaults = payload.defaults;
+    $("f-users").value = defaults.users;
+    $("f-rate").value = defaults.spawn_rate;
+    $("f-host").value = defaults.host || "";
+    $("f-runtime").value = defaults.run_time ? defaults.run_time + "s" : "";
+    const box = $("f-classes");
+    box.querySelectorAll("label").forEach((label) => label.remove());
+    payload.user_classes.forEach((name) => {
+      const label = document.createElement("label");
+      const input = document.createElement("input");
+      input.type = "checkbox";
+      input.value = name;
+      input.checked = true;
+      label.append(input, " " + name);
+      box.append(label);
+    });
+    box.hidden = payload.user_classes.length < 2;
+  }
+
+  // ---- status ----------------------------------------------------------------------
+
+  function applyStatus(status) {
+    // A control's answer and the event stream race; the newer status wins.
+    if (ui.status && status.generation < ui.status.generation) return;
+    ui.status = status;
+    render();
+  }
+
+  function render() {
+    const status = ui.status;
+    if (!status) return;
+    const running = status.running;
+    const fresh = !running && status.tests_started === 0;
+    $("m-state").textContent = status.state.toUpperCase();
+    $("m-users").textContent = count(status.user_count);
+    $("m-rps").textContent = rate(status.current_rps);
+    $("m-fail").textContent = Math.round(status.fail_ratio * 100) + "%";
+    $("host-display").textContent = status.host || "";
+    $("btn-edit").hidden = !running || status.state === "stopping";
+    $("btn-stop").hidden = !running || status.state === "stopping";
+    $("btn-reset").hidden = fresh;
+    $("btn-new").hidden = running || fresh || ui.showStart;
+    $("start-panel").hidden = running || !(fresh || ui.showStart);
+    $("btn-cancel-new").hidden = fresh;
+    if (status.error) showError("The test ended with an unexpected error: " + status.error);
+  }
+
+  // ---- statistics table ---------------------------------------------------------------
+
+  function columns() {
+    const base = [
+      { key: "method", label: "Type", text: true, show: (r) => r.method },
+      { key: "name", label: "Name", text: true, name: true, show: (r) => r.name },
+      { key: "num_requests", label: "# Requests", show: (r) => count(r.num_requests) },
+      { key: "num_failures", label: "# Fails", show: (r) => count(r.num_failures) },
+      { key: "median", label: "Median (ms)", show: (r) => ms(r.median) },
+      { key: "p95", label: "95%ile (ms)", show: (r) => ms(r.p95) },
+      { key: "p99", label: "99%ile (ms)", show: (r) => ms(r.p99) },
+      { key: "avg", label: "Average (ms)", show: (r) => ms(r.avg) },
+      { key: "min", label: "Min (ms)", show: (r) => ms(r.min) },
+      { key: "max", label: "Max (ms)", show: (r) => ms(r.max) },
+      { key: "avg_size", label: "Average size (bytes)", show: (r) => bytes(r.avg_size) },
+      { key: "current_rps", label: "Current RPS", show: (r) => rate(r.current_rps) },
+      { key: "current_fail_per_sec", label: "Current failures/s",
+        show: (r) => rate(r.current_fail_per_sec) },
+    ];
+    if ($("all-percentiles").checked && ui.stats) {
+      ui.stats.percentiles.forEach((label, index) => {
+        base.push({ key: "p:" + index, label: label, show: (r) => ms(r.percentiles[index]) });
+      });
+    }
+    return base;
+  }
+
+  function sortValue(row, key) {
+    if (key.startsWith("p:")) return row.percentiles[Number(key.slice(2))];
+    return row[key];
+  }
+
+  function sortedRows(rows) {
+    const { key, dir } = ui.sort;
+    if (!key) return rows;
+    return rows.slice().sort((a, b) => {
+      const x = sortValue(a, key);
+      const y = sortValue(b, key);
+      if (x === y) return 0;
+      if (x === null || x === undefined) return 1;  // no value sorts last either way
+      if (y === null || y === undefined) return -1;
+      return (x < y ? -1 : 1) * dir;
+    });
+  }
+
+  function cells(tr, row, cols) {
+    cols.forEach((col) => {
+      const td = document.createElement("td");
+      td.textContent = col.show(row);
+      if (col.name) td.className = "name";
+      else if (col.text) td.className = "text";
+      tr.append(td);
+    });
+  }
+
+  function renderStats() {
+    const stats = ui.stats;
+    if (!stats) return;
+    const cols = columns();
+    const table = $("stats-table");
+    const head = document.createElement("tr");
+    cols.forEach((col) => {
+      const th = document.createElement("th");
+      th.textContent = col.label;
+      th.dataset.key = col.key;
+      if (col.text) th.className = "text";
+      if (ui.sort.key === col.key) th.classList.add(ui.sort.dir > 0 ? "sorted-asc" : "sorted-desc");
+      th.addEventListener("click", () => {
+        ui.sort = { key: col.key, dir: ui.sort.key === col.key ? -ui.sort.dir : 1 };
+        renderStats();
+      });
+      head.append(th);
+    });
+    table.tHead.replaceChildren(head);
+    const body = document.createDocumentFragment();
+    sortedRows(stats.rows).forEach((row) => {
+      const tr = document.createElement("tr");
+      cells(tr, row, cols);
+      body.append(tr);
+    });
+    table.tBodies[0].replaceChildren(body);
+    const total = document.createElement("tr");
+    cells(total, Object.assign({}, stats.total, { method: "", name: "Aggregated" }), cols);
+    table.tFoot.replaceChildren(total);
+    $("overflow-note").hidden = !stats.overflowed;
+  }
+
+  function renderFailures() {
+    const stats = ui.stats;
+    const rows = document.createDocumentFragment();
+    stats.failures.forEach((failure) => {
+      const tr = document.createElement("tr");
+      [count(failure.occurrences), failure.method, failure.name, failure.error].forEach((text, i) => {
+        const td = document.createElement("td");
+        td.textContent = text;
+        if (i > 0) td.className = i === 2 ? "name" : "text";
+        tr.append(td);
+      });
+      rows.append(tr);
+    });
+    $("failures-table").tBodies[0].replaceChildren(rows);
+    $("n-failures").textContent = stats.failures.length ? "(" + stats.failures.length + ")" : "";
+    const more = $("failures-more");
+    more.hidden = !stats.failures_left_out;
+    more.textContent = "… and " + stats.failures_left_out + " more groups: see the failures CSV.";
+  }
+
+  function renderExceptions() {
+    const stats = ui.stats;
+    const rows = document.createDocumentFragment();
+    stats.exceptions.forEach((exception) => {
+      const tr = document.createElement("tr");
+      const n = document.createElement("td");
+      n.textContent = count(exception.count);
+      const message = document.createElement("td");
+      message.className = "text";
+      message.textContent = exception.message;
+      const trace = document.createElement("td");
+      const pre = document.createElement("pre");
+      pre.textContent = exception.traceback;
+      trace.append(pre);
+      tr.append(n, message, trace);
+      rows.append(tr);
+    });
+    $("exceptions-table").tBodies[0].replaceChildren(rows);
+    const total = stats.exceptions.length;
+    $("n-exceptions").textContent = total ? "(" + total + ")" : "";
+    const more = $("exceptions-more");
+    more.hidden = !stats.exceptions_left_out;
+    more.textContent = "… and " + stats.exceptions_left_out + " more: see the exceptions CSV.";
+  }
+
+  // ---- charts -----------------------------------------------------------------------
+
+  const CHARTS = [
+    { id: "chart-rps", title: "Requests per second", unit: "per second",
+      traces: [["rps", "RPS", "#2563eb"], ["fail_per_sec", "Failures/s", "#c62828"]] },
+    { id: "chart-latency", title: "Response times of each second (ms)", unit: "ms",
+      traces: [["p50", "p50", "#16a34a"], ["p95", "p95", "#d97706"], ["p99", "p99", "#7c3aed"]] },
+    { id: "chart-users", title: "Number of users", unit: "users",
+      traces: [["users", "Users", "#0f766e"]] },
+  ];
+
+  function column(points, field) {
+    const index = ui.fields.indexOf(field);
+    return points.map((point) => point[index]);
+  }
+
+  function times(points) {
+    return points.map((point) => new Date(point[0] * 1000));
+  }
+
+  function marks(starts) {
+    return starts.map((start) => ({
+      type: "line", xref: "x", yref: "paper", x0: new Date(start * 1000),
+      x1: new Date(start * 1000), y0: 0, y1: 1, line: { color: "#9ca3af", dash: "dot", width: 1 },
+    }));
+  }
+
+  function drawCharts(points, starts) {
+    const x = times(points);
+    CHARTS.forEach((chart) => {
+      const data = chart.traces.map(([field, name, color]) => ({
+        x: x, y: column(points, field), name: name, type: "scatter", mode: "lines",
+        line: { color: color, width: 2 }, connectgaps: false,
+      }));
+      const layout = {
+        title: { text: chart.title, font: { size: 14 } },
+        margin: { l: 55, r: 20, t: 40, b: 40 },
+        hovermode: "x unified",
+        xaxis: { type: "date" },
+        yaxis: { title: { text: chart.unit }, rangemode: "tozero" },
+        legend: { orientation: "h", y: -0.2 },
+        shapes: marks(starts),
+      };
+      Plotly.newPlot(chart.id, data, layout, { responsive: true, displaylogo: false });
+    });
+    ui.chartsReady = true;
+  }
+
+  function extendCharts(points, starts) {
+    if (!points.length) return;
+    const x = times(points);
+    CHARTS.forEach((chart) => {
+      const update = {
+        x: chart.traces.map(() => x),
+        y: chart.traces.map(([field]) => column(points, field)),
+      };
+      Plotly.extendTraces(chart.id, update, chart.traces.map((_, i) => i), MAX_POINTS);
+      const element = $(chart.id);
+      if (element.layout.shapes.length !== starts.length) {
+        Plotly.relayout(chart.id, { shapes: marks(starts) });
+      }
+    });
+  }
+
+  // ---- the feed -----------------------------------------------------------------------
+
+  function applyStats(stats) {
+    ui.stats = stats;
+    renderStats();
+    renderFailures();
+    renderExceptions();
+  }
+
+  function onHello(event) {
+    const payload = JSON.parse(event.data);
+    ui.fields = payload.point_fields;
+    if (!ui.status) fillStartForm(payload);  // keep what the user typed across reconnects
+    ui.status = null;  // a restarted server counts generations from 0 again
+    applyStatus(payload.status);
+    applyStats(payload.stats);
+    drawCharts(payload.points, payload.test_starts);
+    document.body.dataset.ready = "true";
+  }
+
+  function onUpdate(event) {
+    const payload = JSON.parse(event.data);
+    applyStatus(payload.status);
+    applyStats(payload.stats);
+    if (ui.chartsReady) extendCharts(payload.points, payload.test_starts);
+    document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
+  }
+
+  function connect() {
+    const source = new EventSource("api/stream");
+    source.addEventListener("hello", onHello);
+    source.addEventListener("update", onUpdate);
+    source.addEventListener("error", () => {
+      $("m-state").textContent = "DISCONNECTED";  // EventSource retries by itself
+    });
+  }
+
+  wireControls();
+  connect();
+})();
