@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
+from urllib.request import urlopen
 
 import pytest
 
@@ -184,9 +185,44 @@ def test_a_bad_value_is_a_usage_error(
     assert flag in capsys.readouterr().err
 
 
-def test_the_web_ui_is_refused_until_it_exists(capsys: pytest.CaptureFixture[str]) -> None:
-    assert demo_main(["--web"]) == 2
-    assert "the web UI is not available yet" in capsys.readouterr().err
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_the_demo_in_the_web_ui_serves_it_and_reports_on_ctrl_c(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    port = _free_port()
+    process = _start_demo(
+        tmp_path, "--web", "--web-port", str(port), "-u", "2", "-t", "60s", "--out", str(out)
+    )
+    assert process.stdout is not None
+    seen = [process.stdout.readline()]
+    while seen[-1] and "web UI on" not in seen[-1]:
+        seen.append(process.stdout.readline())
+    site = SITE_LINE.search(seen[0])
+    assert site is not None, seen
+    assert f"http://127.0.0.1:{port}" in seen[-1]
+    deadline = time.monotonic() + TIMEOUT
+    status: dict[str, object] = {}
+    while time.monotonic() < deadline:  # --autostart: the test runs without a click
+        with urlopen(f"http://127.0.0.1:{port}/api/state", timeout=5) as answer:
+            status = json.load(answer)["status"]
+        if status["running"] and status["user_count"] == 2:
+            break
+        time.sleep(0.1)
+    assert status["running"] and status["user_count"] == 2, status
+    assert status["host"] == site["url"]  # aimed at the demo's own cats site
+    with urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
+        assert b"loadhopper" in page.read()
+    rest = _stop(process, signal.SIGINT)
+    assert process.returncode == 0, rest
+    assert CHECK_LINE.search(rest) is not None, rest
+    for name in ("demo_stats.csv", "demo.json", "demo.html"):
+        assert (out / name).exists(), name
+    _assert_site_gone(site["url"], int(site["pid"]))
 
 
 def test_a_non_empty_out_folder_is_refused(

@@ -3,15 +3,18 @@
 What it does, in order: makes a new report folder; starts the cats site on a free loopback
 port in a child process, on a fresh database; runs the demo locustfile against it headless
 through the same path as `loadhopper --headless` (live table, summary, CSV, JSON and HTML
-files); counts the site's rows and checks them against what the load created and deleted;
-stops the site (always, also on Ctrl-C or SIGTERM); names the report folder.
+files) or, with `--web`, in the web UI through the same path as `loadhopper --autostart`;
+counts the site's rows and checks them against what the load created and deleted; stops the
+site (always, also on Ctrl-C or SIGTERM); names the report folder.
 
 The demo ignores `locust.conf`, `loadhopper.conf`, `pyproject.toml` and `LOCUST_*` /
 `LOADHOPPER_*` variables: it is a fixed scenario that must run the same on every machine.
 
 Exit codes: 0 when no request failed and the row count matches; 1 when requests failed or
-the count does not match; 2 for a usage error (bad flag, `--out` not empty, `--web` before the
-web UI exists) or when the site cannot start; 130 for Ctrl-C before the test started.
+the count does not match; 2 for a usage error (bad flag, `--out` not empty) or when the site
+cannot start; 130 for Ctrl-C before the test started. With `--web` the test can be restarted
+from the UI, so the row count is reported but not judged (it covers every test, the
+statistics only the last).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from loadhopper.cli._main import (
     _check_options,
     _environment,
     _headless,
+    _web,
 )
 from loadhopper.cli._options import Options, parse_options
 from loadhopper.cli._timespan import parse_timespan
@@ -82,6 +86,7 @@ class DemoSettings:
         out: the report folder asked for, or None for a new `./loadhopper-demo-<time>/`.
         web: True to open the web UI instead of a headless run.
         db: the SQLite file for the site (kept), or None for a fresh temporary one.
+        web_port: the web UI's port, with `web`.
     """
 
     users: int
@@ -90,6 +95,7 @@ class DemoSettings:
     out: Path | None
     web: bool
     db: Path | None
+    web_port: int = 8089
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +156,6 @@ def demo_main(argv: list[str]) -> int:
         settings = _parse(argv)
     except SystemExit as exc:  # --help, or a usage error argparse has already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    if settings.web:
-        _say("the web UI is not available yet; run `loadhopper demo` without --web.", sys.stderr)
-        return EXIT_USAGE
     made = settings.out is None or not settings.out.exists()
     try:
         folder = report_folder(settings.out, Path.cwd(), time.localtime())
@@ -207,7 +210,17 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="report folder: new or empty (default: a new ./loadhopper-demo-DATE-TIME/)",
     )
-    parser.add_argument("--web", action="store_true", help="open the web UI instead (not yet)")
+    parser.add_argument(
+        "--web",
+        action="store_true",
+        help="run the test in the web UI (http://127.0.0.1:8089) instead; Ctrl-C ends the demo",
+    )
+    parser.add_argument(
+        "--web-port",
+        type=_positive_int,
+        default=8089,
+        help="with --web: the web UI's port (default 8089)",
+    )
     parser.add_argument(
         "--db",
         metavar="PATH",
@@ -228,6 +241,7 @@ def _parse(argv: list[str]) -> DemoSettings:
         out=args.out,
         web=args.web,
         db=args.db,
+        web_port=args.web_port,
     )
 
 
@@ -321,7 +335,7 @@ def _demo(settings: DemoSettings, folder: Path) -> int:
         return code
     _say(check.describe())
     _say(f"report folder: {_shown(folder)} ({', '.join(_written(folder))})")
-    if code == EXIT_OK and not check.consistent:
+    if code == EXIT_OK and not check.consistent and not settings.web:
         return EXIT_MISMATCH
     return code
 
@@ -329,13 +343,16 @@ def _demo(settings: DemoSettings, folder: Path) -> int:
 def _run_test(
     settings: DemoSettings, site: CatsProcess, folder: Path
 ) -> tuple[int, StatsSnapshot | None]:
-    """Run the demo locustfile headless; return the exit code and the final statistics."""
+    """Run the demo locustfile (headless, or in the web UI with `--web`); return the exit
+    code and the final statistics."""
     prefix = str(folder / PREFIX)
+    mode = "--autostart" if settings.web else "--headless"
     args = [
-        "-f", str(LOCUSTFILE), "--headless", "-H", site.url,
+        "-f", str(LOCUSTFILE), mode, "-H", site.url,
         "-u", str(settings.users), "-r", repr(settings.spawn_rate),
         "-t", f"{settings.run_time!r}s", "--stop-timeout", repr(STOP_TIMEOUT_SECONDS),
         "--csv", prefix, "--json-file", prefix, "--html", f"{prefix}.html",
+        "--web-port", str(settings.web_port),
     ]  # fmt: skip
     # The fresh, empty report folder stands in for the current and home folders, so that no
     # config file of the machine's changes the scenario; no environment variables either.
@@ -343,7 +360,7 @@ def _run_test(
     setup_logging(options.loglevel, options.logfile)
     _check_options(options)
     env = _environment(load_locustfile(options.locustfile), options)
-    code = _headless(env, options)
+    code = _web(env, options) if settings.web else _headless(env, options)
     if code == EXIT_USAGE:
         return code, None  # loadhopper itself failed (logged): nothing worth checking
     return code, env.stats.snapshot(time.time())
