@@ -171,6 +171,31 @@ def test_default_headers_and_per_request_headers(server: Server, sink: Recorder)
     assert header(first, "Host") == f"127.0.0.1:{server.port}"
 
 
+def test_a_repeated_request_sees_every_change_to_the_session(
+    server: Server, other_server: Server, sink: Recorder
+) -> None:
+    session = HttpSession(server.url, request_sink=sink)
+
+    def task() -> list[Response]:
+        seen = [session.get("/echo"), session.get("/echo")]  # the second reuses the first
+        session.headers["X-Step"] = "3"
+        seen.append(session.get("/echo"))
+        session.auth = ("alice", "secret")
+        seen.append(session.get("/echo"))
+        session.cookies["flavour"] = "mint"  # a cookie is stored: it must now be sent
+        seen.append(session.get("/echo"))
+        session.base_url = other_server.url
+        seen.append(session.get("/echo"))
+        return seen
+
+    same, again, stepped, authed, cookied, moved = run_blocking(task)
+    assert header(same, "X-Step") is None and header(again, "X-Step") is None
+    assert header(stepped, "X-Step") == "3"
+    assert header(authed, "Authorization") == "Basic YWxpY2U6c2VjcmV0"
+    assert header(cookied, "Cookie") == "flavour=mint"
+    assert header(moved, "Host") == f"127.0.0.1:{other_server.port}"
+
+
 def test_basic_auth_from_argument_and_from_the_base_url(server: Server, sink: Recorder) -> None:
     plain = HttpSession(server.url, request_sink=sink)
     with_creds = HttpSession(f"http://user:p%40ss@127.0.0.1:{server.port}/", request_sink=sink)

@@ -111,6 +111,7 @@ class HttpSession(RequestVerbs, RequestWriter):
         self._blocks: dict[Origin, bytes] = {}
         self._blocks_key: tuple[int, tuple[str, str] | None] = (-1, None)
         self._base: BaseURL | None = None
+        self._repeat: _Repeat | None = None
         self.base_url = base_url
 
     @property
@@ -238,6 +239,52 @@ class HttpSession(RequestVerbs, RequestWriter):
         return self._record(call, response, catch_response, context, start_time, started)
 
     def _prepare(
+        self,
+        method: str,
+        url: str,
+        name: str | None,
+        params: Params,
+        data: Data,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        cookies: Mapping[str, str] | None,
+        auth: tuple[str, str] | None,
+    ) -> _Call:
+        plain = (
+            name is None
+            and params is None
+            and data is None
+            and json is None
+            and headers is None
+            and cookies is None
+            and auth is None
+            and not self.cookies.has_cookies()
+        )
+        if plain:
+            # A task usually repeats the request it made last time (`GET /` in a loop): if
+            # nothing that goes into the request changed, the prepared call is reused as is.
+            repeat = self._repeat
+            if (
+                repeat is not None
+                and repeat.url == url
+                and repeat.method == method
+                and repeat.request_name is self.request_name
+                and repeat.headers is self.headers
+                and repeat.version == self.headers.version
+                and repeat.auth is self.auth
+                and repeat.base is self._base
+                and repeat.url_namer is self.url_namer
+            ):
+                return repeat.call
+        call = self._prepare_anew(method, url, name, params, data, json, headers, cookies, auth)
+        if plain:
+            self._repeat = _Repeat(
+                method, url, self.request_name, self.headers, self.headers.version,
+                self.auth, self._base, self.url_namer, call,
+            )  # fmt: skip
+        return call
+
+    def _prepare_anew(
         self,
         method: str,
         url: str,
@@ -496,3 +543,17 @@ class _Call(NamedTuple):
 
 
 _new_call = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
+
+
+class _Repeat(NamedTuple):
+    """The last plain request's call, and everything of the session it was built from."""
+
+    method: str
+    url: str
+    request_name: str | None
+    headers: MutableHeaders
+    version: int
+    auth: tuple[str, str] | None
+    base: BaseURL | None
+    url_namer: Callable[[str], str] | None
+    call: _Call
