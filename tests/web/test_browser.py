@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api
 from web_support import ui_server
 
 pytestmark = pytest.mark.browser
@@ -30,13 +31,11 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "web"
 WAIT_MS = 20_000
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium", allow_module_level=True)
-
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
+    # `./dev test` installs both: a missing browser fails the test instead of skipping it.
+    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: apt-get install chromium"
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
