@@ -1,12 +1,32 @@
 """The greenlet bridge: synchronous task code that awaits on the event loop.
 
 Theory of operation. A user's synchronous code (`self.client.get("/")`) runs inside a
-greenlet whose parent is the greenlet that runs the asyncio event loop. When that code needs
-I/O it calls `await_(awaitable)`, which switches to the parent, handing it the awaitable. The
-driver coroutine `run_in_greenlet` (an ordinary asyncio task on the loop) awaits it and
-switches back into the child with the result, or throws the exception into it. From the
-task code's point of view the call simply blocked; from the loop's point of view it was one
-more coroutine. No thread, no monkey-patching: one switch out and one switch in per await.
+*worker* greenlet whose parent is the greenlet that runs the asyncio event loop. When that
+code needs I/O it calls `await_(awaitable)`, which switches to the parent, handing it the
+awaitable. The *driver*, a coroutine on the loop, awaits it and switches back into the
+worker with the result, or throws the exception into it. From the task code's point of
+view the call simply blocked; from the loop's point of view it was one more coroutine. No
+thread, no monkey-patching: one switch out and one switch in per await.
+
+Workers are pooled. A user waiting between two tasks holds no greenlet: its life is a
+coroutine, and only the synchronous code it runs (a task body, a hook) borrows a worker,
+for as long as that code runs. A parked greenlet costs about 6 KB (its saved C stack and a
+page of Python data stack, measured on Python 3.11), so the greenlets alive at one moment
+are the calls in progress (tens), not the users (thousands). A worker loops: it runs the
+function it is handed, records the outcome on itself (`busy`, `result`, `error`), switches
+to its parent, and waits there for its next function. The driver tells an `await_`
+request from the end of the function by `worker.busy`.
+
+A worker goes back to the free list only when it finished its function (returned or
+raised, cancellation included): that is its one clean state. A driver that leaves while
+its worker is still inside the function (the coroutine was closed, the greenlet died)
+abandons the worker; greenlet then kills it with `GreenletExit` when it is collected, which
+runs the function's `finally` blocks. The free list is bounded, so memory comes back after
+a burst of concurrent calls.
+
+Every greenlet has its own `contextvars` context. A pooled worker starts each function in
+the context its borrower hands it (`acquire(context)`), none by default, and is reset on
+release, so context variables never leak from one user to another through a worker.
 
 This module sits below `http/` (not in `runtime/` as DESIGN.md first drew it) because the
 HTTP session's blocking methods call `await_`, and imports only flow downwards.
@@ -14,36 +34,221 @@ HTTP session's blocking methods call `await_`, and imports only flow downwards.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable
+from contextvars import Context
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar, cast
 
 import greenlet
 
 from loadhopper._exceptions import BridgeError
 
-__all__ = ["await_", "in_bridge", "run_in_greenlet"]
+__all__ = [
+    "MAX_IDLE_WORKERS",
+    "BridgeStatistics",
+    "Worker",
+    "WorkerPool",
+    "await_",
+    "bridge_statistics",
+    "call_in_worker",
+    "in_bridge",
+    "run_in_greenlet",
+    "worker_pool",
+]
 
 T = TypeVar("T")
 
+MAX_IDLE_WORKERS = 256
+"""Idle workers kept per thread; more than this many finishing at once are dropped."""
 
-class _BridgeGreenlet(greenlet.greenlet):  # type: ignore[misc]
-    """A greenlet started by `run_in_greenlet`; only these may call `await_`."""
+
+class Worker(greenlet.greenlet):  # type: ignore[misc]
+    """A pooled bridge greenlet; only code running in one may call `await_`.
+
+    Attributes:
+        busy: True from `WorkerPool.acquire` until the function it runs has finished.
+        result: what the function returned (read and cleared by `WorkerPool.finish`).
+        error: what the function raised, or None (read and cleared by `WorkerPool.finish`).
+    """
+
+    __slots__ = ("busy", "error", "result")
+
+    def __init__(self) -> None:
+        super().__init__(_serve)
+        self.busy = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    # Why these three wrappers: greenlet keeps a frame object for the frame that switches
+    # out of the loop's greenlet, and on Python 3.11 that object is as big as the frame
+    # (about 340 bytes for the task loop). Switched from the task loop itself, every
+    # user's loop coroutine would keep one for its whole life; switched from here, one
+    # short-lived frame object is made per switch and freed soon after.
+
+    def start(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """Hand the worker `fn(*args)`; returns its first awaitable, or `()` when it finished."""
+        return self.switch(fn, args)
+
+    def resume(self, value: Any) -> Any:
+        """Send the worker the result of its awaitable; returns as `start` does."""
+        return self.switch(value)
+
+    def fail(self, exc: BaseException) -> Any:
+        """Raise `exc` in the worker at its `await_`; returns as `start` does."""
+        return self.throw(exc)
+
+
+def _serve(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """A worker's whole life: run each function handed to it, report, park, repeat."""
+    while True:
+        error: BaseException | None = None
+        try:
+            result = fn(*args)
+        except greenlet.GreenletExit:
+            raise  # the worker was abandoned and is being collected: die
+        except BaseException as exc:
+            result = None
+            error = exc
+        worker = cast(Worker, greenlet.getcurrent())
+        worker.result = result
+        worker.error = error
+        worker.busy = False
+        parent = worker.parent
+        # Park outside the except block, holding nothing. An exception still "being
+        # handled" would become the __context__ of the next function's errors; these
+        # locals would keep the last user alive in the free list; and a reference from
+        # a suspended greenlet's frame to the greenlet itself is a cycle that the garbage
+        # collector cannot break, so a dropped worker would never be killed and freed.
+        fn = args = result = error = worker = None  # type: ignore[assignment]
+        fn, args = parent.switch()
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeStatistics:
+    """A snapshot of this thread's worker pool (Trio's `statistics()` habit).
+
+    Attributes:
+        workers_created: worker greenlets created since the pool was made.
+        workers_busy: workers running a function now (handed out, not yet back).
+        workers_idle: workers parked in the free list, ready for reuse.
+        workers_discarded: workers dropped: abandoned mid-function, dead, or beyond the
+            free list's bound.
+    """
+
+    workers_created: int
+    workers_busy: int
+    workers_idle: int
+    workers_discarded: int
+
+
+class WorkerPool:
+    """The worker greenlets of one thread (so of the event loop that runs in it)."""
+
+    __slots__ = ("_busy", "_created", "_discarded", "_free", "_max_idle")
+
+    def __init__(self, max_idle: int = MAX_IDLE_WORKERS) -> None:
+        self._free: list[Worker] = []
+        self._max_idle = max_idle
+        self._created = 0
+        self._busy = 0
+        self._discarded = 0
+
+    def acquire(self, context: Context | None = None) -> Worker:
+        """A worker ready to run one function; give it back with `finish` or `abandon`.
+
+        Args:
+            context: the contextvars context the function runs in (None: a fresh one).
+        """
+        free = self._free
+        if free:
+            worker = free.pop()
+        else:
+            worker = Worker()
+            self._created += 1
+        current = greenlet.getcurrent()
+        # The worker switches back to its parent: that must be the greenlet driving it,
+        # which is the loop's, unless a loop runs inside some other greenlet.
+        if worker.parent is not current:
+            worker.parent = current
+        worker.gr_context = context
+        worker.busy = True
+        self._busy += 1
+        return worker
+
+    def finish(self, worker: Worker) -> Any:
+        """Take the outcome of a worker whose function has finished, and free the worker.
+
+        Returns:
+            What the function returned.
+
+        Raises:
+            BaseException: whatever the function raised, with its traceback.
+        """
+        error = worker.error
+        result = worker.result
+        worker.error = None
+        worker.result = None
+        self._busy -= 1
+        if len(self._free) < self._max_idle and not worker.dead:
+            worker.gr_context = None
+            self._free.append(worker)
+        else:
+            self._discarded += 1
+        if error is not None:
+            try:
+                raise error
+            finally:
+                del error  # no reference cycle through this frame
+        return result
+
+    def abandon(self, worker: Worker) -> None:
+        """Drop a worker whose driver left before its function finished (never reused)."""
+        self._busy -= 1
+        self._discarded += 1
+
+    def statistics(self) -> BridgeStatistics:
+        """The pool's counters now."""
+        return BridgeStatistics(
+            workers_created=self._created,
+            workers_busy=self._busy,
+            workers_idle=len(self._free),
+            workers_discarded=self._discarded,
+        )
+
+
+_local = threading.local()
+
+
+def worker_pool() -> WorkerPool:
+    """This thread's worker pool (greenlets cannot cross threads, so one per thread)."""
+    try:
+        return cast(WorkerPool, _local.pool)
+    except AttributeError:
+        pool = _local.pool = WorkerPool()
+        return pool
+
+
+def bridge_statistics() -> BridgeStatistics:
+    """The counters of this thread's worker pool."""
+    return worker_pool().statistics()
 
 
 def in_bridge() -> bool:
-    """Whether the caller runs inside a bridge greenlet (and so may call `await_`)."""
-    return isinstance(greenlet.getcurrent(), _BridgeGreenlet)
+    """Whether the caller runs inside a bridge worker (and so may call `await_`)."""
+    return isinstance(greenlet.getcurrent(), Worker)
 
 
 def await_(awaitable: Awaitable[T]) -> T:
-    """Block the current user greenlet until `awaitable` completes on the event loop.
+    """Block the current worker greenlet until `awaitable` completes on the event loop.
 
     Raises:
-        BridgeError: when called outside a greenlet started by `run_in_greenlet`, for
-            example from an `async def` task (which should `await` the async method instead).
+        BridgeError: when called outside a bridge worker, for example from an `async def`
+            task (which should `await` the async method instead).
     """
     current = greenlet.getcurrent()
-    if not isinstance(current, _BridgeGreenlet):
+    if not isinstance(current, Worker):
         close = getattr(awaitable, "close", None)
         if close is not None:
             close()  # avoid "coroutine was never awaited" on top of the real error
@@ -51,22 +256,59 @@ def await_(awaitable: Awaitable[T]) -> T:
             "a blocking call was made outside a user's task; in an `async def` task, "
             "await the async form instead (for example `await self.client.aget(...)`)"
         )
-    return cast(T, current.parent.switch(awaitable))
+    parent = current.parent
+    # Not kept while suspended: the worker's own frame must not refer to the worker (see
+    # `_serve`), or an abandoned worker could never be collected.
+    del current
+    return cast(T, parent.switch(awaitable))
+
+
+async def call_in_worker(
+    fn: Callable[..., Any], args: tuple[Any, ...], context: Context | None = None
+) -> tuple[Any, Context | None]:
+    """Run `fn(*args)` on a pooled worker, serving its `await_` calls on this loop.
+
+    Args:
+        fn: the synchronous function.
+        args: its positional arguments.
+        context: the contextvars context it runs in (None: a fresh, empty one).
+
+    Returns:
+        What `fn` returned, and the context it ended in (pass it back in next time to
+        keep context variables across calls).
+
+    Raises:
+        BaseException: what `fn` raised. Cancelling the caller throws `CancelledError`
+            into `fn` at its current `await_`, so its `finally` blocks run.
+    """
+    pool = worker_pool()
+    worker = pool.acquire(context)
+    try:
+        value = worker.start(fn, args)
+        # The same loop is inlined in TaskSet's task loop (user/_taskset.py), the hot path.
+        while worker.busy:
+            try:
+                result = await value
+            except GeneratorExit:
+                raise  # the coroutine is being closed: abandon the worker
+            except BaseException as exc:  # every other outcome goes back into the worker
+                value = worker.fail(exc)
+            else:
+                value = worker.resume(result)
+    except BaseException:
+        pool.abandon(worker)
+        raise
+    context = worker.gr_context
+    return pool.finish(worker), context
 
 
 async def run_in_greenlet(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run `fn(*args, **kwargs)` in a new greenlet, serving its `await_` calls on this loop.
+    """Run `fn(*args, **kwargs)` on a pooled worker greenlet, serving its `await_` calls.
 
     Exceptions raised by `fn` propagate to the caller. Cancelling the caller throws
     `CancelledError` into `fn` at its current `await_`, so its `finally` blocks run.
     """
-    child = _BridgeGreenlet(fn)
-    value: Any = child.switch(*args, **kwargs)
-    while not child.dead:
-        try:
-            result = await value
-        except BaseException as exc:  # every outcome goes back into the child
-            value = child.throw(exc)
-        else:
-            value = child.switch(result)
-    return cast(T, value)
+    if kwargs:
+        fn = partial(fn, **kwargs)
+    result, _ = await call_in_worker(fn, args)
+    return cast(T, result)

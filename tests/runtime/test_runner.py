@@ -7,6 +7,7 @@ import pytest
 import uvloop
 
 from loadhopper import HttpUser, LoadTestShape, StopTest, User, constant, task
+from loadhopper._bridge import bridge_statistics
 from loadhopper._exceptions import LoadhopperError
 from loadhopper.runtime import Environment, LocalRunner, RunnerState
 from loadhopper.stats import TimelinePoint
@@ -297,3 +298,63 @@ def test_runner_validates_its_arguments() -> None:
     runner = LocalRunner(Environment())
     with pytest.raises(ValueError):
         _run(runner.run(1, 0))
+
+
+def test_a_user_waiting_inside_its_task_stops_at_once() -> None:
+    log: list[str] = []
+
+    class U(User):
+        wait_time = constant(3600)
+
+        @task
+        def t(self) -> None:
+            log.append("task")
+            try:
+                self.wait()  # blocks this task's worker; a stopping user stops here
+            finally:
+                log.append("finally")
+
+        def on_stop(self) -> None:
+            log.append("stop")
+
+    env = Environment(user_classes=[U], stop_timeout=3600)
+    runner = env.create_local_runner()
+
+    async def main() -> None:
+        run = asyncio.create_task(runner.run(3, 1000))
+        await _until(lambda: log.count("task") == 3)
+        runner.stop()
+        await run
+
+    _run(main())
+    assert log.count("finally") == 3 and log.count("stop") == 3
+    assert bridge_statistics().workers_busy == 0
+
+
+def test_a_cancelled_task_runs_its_finally_and_returns_its_worker(server: LoopbackServer) -> None:
+    cleaned: list[bool] = []
+
+    class Web(HttpUser):
+        host = server.url
+
+        @task
+        def t(self) -> None:
+            try:
+                self.client.get("/slow?ms=3000")
+            finally:
+                cleaned.append(True)
+
+    env = Environment(user_classes=[Web])
+    runner = env.create_local_runner()
+
+    async def main() -> None:
+        run = asyncio.create_task(runner.run(2, 100))
+        await _until(lambda: server.log.count(("GET", "/slow?ms=3000")) == 2)
+        assert bridge_statistics().workers_busy == 2
+        runner.stop()
+        await run
+
+    server.log.clear()
+    _run(main())
+    assert cleaned == [True, True]
+    assert bridge_statistics().workers_busy == 0

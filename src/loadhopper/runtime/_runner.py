@@ -1,9 +1,10 @@
 """LocalRunner: spawns the users, keeps time, closes stats windows, stops the test.
 
 Theory of operation. `run()` owns one `asyncio.TaskGroup`; everything the test does lives
-in it: one task per user (the user's greenlet, driven by `run_in_greenlet`), the ramp that
-spawns or stops users at the spawn rate, the one-second stats window, and the run-time
-timer. `run()` itself waits for a stop request (`stop()`, `quit()`, the timer, or a user's
+in it: one task per user (the user's life as a coroutine; its synchronous code borrows a
+worker greenlet from the bridge only while it runs, so a waiting user holds none), the
+ramp that spawns or stops users at the spawn rate, the one-second stats window, and the
+run-time timer. `run()` itself waits for a stop request (`stop()`, `quit()`, the timer, or a user's
 `StopTest`), then stops the users: waiting users at once, running users after their
 current task or after `stop_timeout` seconds, whichever comes first. Any unexpected
 exception in those tasks cancels the group and reaches the caller of `run()`.
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from loadhopper._bridge import run_in_greenlet
 from loadhopper._exceptions import LoadhopperError, StopTest
 from loadhopper.runtime._dispatch import class_sequence, spawn_schedule
 from loadhopper.runtime._limits import raise_open_file_limit
@@ -294,7 +294,7 @@ class LocalRunner:
 
     async def _run_user(self, slot: _Slot) -> None:
         try:
-            await run_in_greenlet(slot.user.run)
+            await slot.user._life()
         except StopTest:
             logger.warning("%s raised StopTest: stopping the test", type(slot.user).__name__)
             self.stop()

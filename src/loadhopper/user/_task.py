@@ -213,6 +213,9 @@ class TagFilter:
     _cache: dict[tuple[type, frozenset[str]], TaskTable] = field(
         default_factory=dict, compare=False, repr=False
     )
+    _pickers: dict[tuple[type, frozenset[str]], TaskPicker] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def active(self) -> bool:
@@ -230,6 +233,14 @@ class TagFilter:
             cached = self._filter(declared, inherited)
             self._cache[key] = cached
         return cached
+
+    def picker(self, cls: type, inherited: frozenset[str] = frozenset()) -> TaskPicker:
+        """A picker over `table(cls, inherited)`, built once and shared by every instance."""
+        key = (cls, inherited)
+        picker = self._pickers.get(key)
+        if picker is None:
+            picker = self._pickers[key] = TaskPicker(self.table(cls, inherited))
+        return picker
 
     def _filter(self, declared: TaskTable, inherited: frozenset[str]) -> TaskTable:
         kept: list[tuple[Task, float]] = []
@@ -262,6 +273,17 @@ class TagFilter:
                 self._warn_tree(entry, holder_tags(entry, inherited), seen)
 
 
+_HOLDER_TAGS: dict[tuple[type, frozenset[str]], frozenset[str]] = {}
+
+
 def holder_tags(holder: type, inherited: frozenset[str]) -> frozenset[str]:
-    """The tags the tasks inside TaskSet class `holder` inherit: its own plus the enclosing ones."""
-    return inherited | frozenset(vars(holder).get(TAGS_ATTR, ()))
+    """The tags the tasks inside TaskSet class `holder` inherit: its own plus the enclosing ones.
+
+    Cached per (class, inherited tags): every user of a class shares one frozenset instead
+    of building its own when it starts.
+    """
+    key = (holder, inherited)
+    tags = _HOLDER_TAGS.get(key)
+    if tags is None:
+        tags = _HOLDER_TAGS[key] = inherited | frozenset(vars(holder).get(TAGS_ATTR, ()))
+    return tags

@@ -1,29 +1,45 @@
 """TaskSet and SequentialTaskSet: groups of tasks, nestable, with their own life cycle.
 
-Theory of operation. A user runs one task loop (`TaskSet.run`) at a time, in its greenlet:
-pick a task, run it, wait, repeat. Running a nested TaskSet class as a task starts *its*
-loop, which returns to the parent only through `InterruptTaskSet` (`self.interrupt()`),
-converted on the way out into `RescheduleTask` / `RescheduleTaskImmediately` for the
-parent. `StopUser`, `StopTest` and cancellation unwind every level, each running its
-`on_stop`. Any other exception in a task is reported through the environment and the loop
-goes on after a wait, as Locust does with `catch_exceptions=True`.
+Theory of operation. A user's life is a coroutine on the event loop. Its task loop
+(`TaskSet._loop`) picks a task, runs it, waits, repeats; a user waiting between two tasks
+holds no greenlet, only this coroutine and an entry in the loop's `SleepQueue`. How a task
+runs depends on its kind:
 
-A task may be an `async def`: calling it returns a coroutine, which the loop hands to the
-event loop through the bridge (`await_`), so it runs as a plain coroutine and can
-`await self.client.aget(...)`.
+- a nested TaskSet class: its own loop is awaited, and returns to the parent only through
+  `InterruptTaskSet` (`self.interrupt()`), converted on the way out into `RescheduleTask` /
+  `RescheduleTaskImmediately` for the parent;
+- an `async def`: called and awaited in the loop coroutine itself, no greenlet at all;
+- anything else is synchronous user code: it borrows a worker greenlet from the bridge's
+  pool for its duration, and the loop coroutine serves its `await_` calls (inlined here,
+  as the per-request hot path: one greenlet switch pair per task, no extra coroutine).
+
+`StopUser`, `StopTest` and cancellation unwind every level, each running its `on_stop`.
+Any other exception in a task is reported through the environment and the loop goes on
+after a wait, as Locust does with `catch_exceptions=True`.
+
+A wait of zero does not yield to the event loop when the task awaited something (others
+ran meanwhile); it yields once when the task did not, so a user whose tasks never do I/O
+cannot starve the others. `async def` tasks and nested TaskSets count as not having
+awaited (their awaits are not seen from here), so their zero waits always yield.
+
+The sync methods `run()`, `execute_task()`, `execute_next_task()` and `wait()` keep
+Locust's blocking API for code running inside a task (a bridge worker): they block that
+worker through `await_`. A TaskSet subclass overriding `execute_task` gets it called, in a
+worker, for every task.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import enum
 import inspect
 import itertools
 import logging
-from collections import deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
-from loadhopper._bridge import await_
+from loadhopper._bridge import await_, call_in_worker, worker_pool
 from loadhopper._exceptions import (
     InterruptTaskSet,
     LocustError,
@@ -33,11 +49,11 @@ from loadhopper._exceptions import (
     StopTest,
     StopUser,
 )
+from loadhopper.user._sleep_queue import sleep_queue
 from loadhopper.user._task import (
     HOLDER_ATTR,
     Task,
     TaskPicker,
-    TaskTable,
     collect_tasks,
     holder_tags,
     is_task_holder,
@@ -48,20 +64,75 @@ if TYPE_CHECKING:
     from loadhopper.user._user import User
     from loadhopper.user._user_environment import UserEnvironment
 
-__all__ = ["DefaultTaskSet", "SequentialTaskSet", "TaskSet", "call_user_code"]
+__all__ = [
+    "DefaultTaskSet",
+    "SequentialTaskSet",
+    "TaskSet",
+    "call_user_code",
+    "call_user_code_async",
+    "noop_hook",
+]
 
 logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # The exceptions that end a task loop and unwind to the user (running on_stop on the way).
 _UNWIND = (StopUser, StopTest, asyncio.CancelledError)
 
+_NOOP_ATTR = "_loadhopper_noop_hook"
+
+
+def noop_hook(fn: F) -> F:
+    """Mark a base class's empty hook, so that it is skipped rather than run in a worker."""
+    setattr(fn, _NOOP_ATTR, True)
+    return fn
+
+
+class _Kind(enum.Enum):
+    """How the task loop runs a task."""
+
+    SYNC = "sync"  # in a borrowed worker greenlet
+    ASYNC = "async"  # awaited in the loop coroutine
+    NESTED = "nested"  # a TaskSet class: its own loop
+
+
+# The kind of each task function or TaskSet class seen in a task table, so that the hot
+# loop classifies a task with one dict lookup. Bounded, in case a custom get_next_task()
+# hands out a new function every time.
+_KINDS: dict[Any, _Kind] = {}
+_MAX_KINDS = 4096
+
+
+def _classify(task: Task) -> _Kind:
+    if is_task_holder(task):
+        return _Kind.NESTED
+    if inspect.iscoroutinefunction(task):
+        return _Kind.ASYNC
+    return _Kind.SYNC
+
 
 def call_user_code(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call user code; if it returns an awaitable (an `async def`), await it on the loop."""
+    """Call user code from inside a worker; if it returns an awaitable, await it on the loop."""
     result = fn(*args)
     # Sync tasks return None: test that first, so the common case costs one comparison.
     if result is not None and inspect.isawaitable(result):
         return await_(result)
+    return result
+
+
+async def call_user_code_async(user: User, fn: Callable[..., Any], *args: Any) -> Any:
+    """Call user code from the user's coroutine: await an `async def`, run the rest in a worker.
+
+    The worker runs in the user's own contextvars context, which persists across its calls.
+    """
+    if getattr(fn, _NOOP_ATTR, False):
+        return None
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args)
+    result, user._context = await call_in_worker(fn, args, user._context)
+    if result is not None and inspect.isawaitable(result):
+        return await result
     return result
 
 
@@ -75,10 +146,13 @@ class TaskSet:
         parent: the User or TaskSet that started this TaskSet.
     """
 
+    # Slots keep the internal DefaultTaskSet (one per user) small; subclasses written in
+    # locustfiles get a __dict__ as usual, so they may set any attribute.
+    __slots__ = ("_picker", "_tags", "_task_queue", "parent", "user")
+
     tasks: ClassVar[Any] = ()
     _loadhopper_task_holder: ClassVar[bool] = True
     _interleave_tasks: ClassVar[bool] = False
-    _tags: frozenset[str]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -92,10 +166,10 @@ class TaskSet:
             self.user = parent
             inherited = holder_tags(type(parent), frozenset())
         self.parent: User | TaskSet = parent
-        self._tags = holder_tags(type(self), inherited)
-        self._task_queue: deque[Task] = deque()
-        self._table: TaskTable = self.user.environment.task_filter.table(type(self), self._tags)
-        self._picker = TaskPicker(self._table)
+        self._tags: frozenset[str] = holder_tags(type(self), inherited)
+        # Created on the first schedule_task(): most task sets never queue anything.
+        self._task_queue: list[Task] | None = None
+        self._picker: TaskPicker = self.user.environment.task_filter.picker(type(self), self._tags)
 
     @property
     def client(self) -> Any:
@@ -107,11 +181,13 @@ class TaskSet:
         """The environment the user runs in."""
         return self.user.environment
 
+    @noop_hook
     def on_start(self) -> None:
-        """Called when the user starts running this TaskSet."""
+        """Called when the user starts running this TaskSet (may be `async def`)."""
 
+    @noop_hook
     def on_stop(self) -> None:
-        """Called when the TaskSet stops: interrupted, or the user stops."""
+        """Called when the TaskSet stops: interrupted, or the user stops (may be `async def`)."""
 
     def wait_time(self) -> float:
         """Seconds to wait between tasks; the user's `wait_time` unless overridden here."""
@@ -135,39 +211,40 @@ class TaskSet:
 
     def schedule_task(self, task_callable: Task, first: bool = False) -> None:
         """Queue a task to run next (`first=True`) or after the already queued ones."""
+        if self._task_queue is None:
+            self._task_queue = []
         if first:
-            self._task_queue.appendleft(task_callable)
+            self._task_queue.insert(0, task_callable)
         else:
             self._task_queue.append(task_callable)
 
     def get_next_task(self) -> Task:
         """Pick the next task by weight."""
-        if not self._picker:
+        picker = self._picker
+        if not picker.tasks:
             raise NoTasksError(self._holder_name())
-        return self._picker.pick()
+        return picker.pick()
 
     def execute_next_task(self) -> None:
-        """Run the first queued task."""
-        self.execute_task(self._task_queue.popleft())
+        """Run the first queued task, blocking (only from inside a task)."""
+        queue = self._task_queue
+        self.execute_task(queue.pop(0) if queue else self.get_next_task())
 
     def execute_task(self, task: Task) -> None:
-        """Run one task: a nested TaskSet's loop, a bound method, or a function of self."""
+        """Run one task, blocking (only from inside a task; the loop does not call this
+        unless a subclass overrides it)."""
         if is_task_holder(task):
-            task(self).run()
-        elif getattr(task, "__self__", None) is self:
-            call_user_code(task)
+            task(self._nested_parent()).run()
         else:
-            call_user_code(task, self._task_target())
+            call_user_code(task, *self._args_for(task))
 
-    def _holder_name(self) -> str:
-        return type(self).__name__
-
-    def _task_target(self) -> Any:
-        """The object task functions receive: the TaskSet (the User, for a User's tasks)."""
-        return self
+    def run(self) -> NoReturn:
+        """The task loop, blocking (only from inside a task; a user runs `_loop` itself)."""
+        await_(self._loop())
+        raise AssertionError("unreachable: the task loop only ends by raising")
 
     def wait(self) -> None:
-        """Wait `wait_time()` seconds; a stopping user stops here instead."""
+        """Wait `wait_time()` seconds, blocking (from inside a task); a stopping user stops."""
         user = self.user
         if user._state is UserState.STOPPING:
             raise StopUser()
@@ -177,35 +254,130 @@ class TaskSet:
             raise StopUser()
         user._state = UserState.RUNNING
 
-    def run(self) -> None:
-        """The task loop. It returns only by raising (see the module docstring)."""
+    def _holder_name(self) -> str:
+        return type(self).__name__
+
+    def _task_target(self) -> Any:
+        """The object task functions receive: the TaskSet (the User, for a User's tasks)."""
+        return self
+
+    def _nested_parent(self) -> User | TaskSet:
+        """The parent a nested TaskSet started from here gets."""
+        return self
+
+    def _args_for(self, task: Task) -> tuple[Any, ...]:
+        """What a task is called with: nothing for a method bound to this TaskSet (Locust's
+        rule), the TaskSet (or User) otherwise."""
+        if getattr(task, "__self__", None) is self:
+            return ()
+        return (self._task_target(),)
+
+    def _plan(self, task: Task, cache: bool) -> tuple[_Kind, tuple[Any, ...]]:
+        """The kind of a task the cache does not know, and its arguments."""
+        kind = _classify(task)
+        if cache and not hasattr(task, "__self__") and len(_KINDS) < _MAX_KINDS:
+            # An unhashable callable is classified again each time.
+            with contextlib.suppress(TypeError):
+                _KINDS[task] = kind
+        return kind, self._args_for(task)
+
+    async def _loop(self) -> NoReturn:
+        """The task loop as a coroutine. It returns only by raising (see the module docstring).
+
+        One piece on purpose: this is the per-request hot path, and every helper call or
+        nested coroutine here would be paid by every task of every user. The worker drive
+        is the same loop as `_bridge.call_in_worker`, inlined.
+        """
         try:
-            call_user_code(self.on_start)
+            await call_user_code_async(self.user, self.on_start)
         except InterruptTaskSet as exc:
             raise _reschedule(exc) from exc
-        wait_first = False
         user = self.user
+        pool = worker_pool()
+        sleeper = sleep_queue(asyncio.get_running_loop())
+        target_args = (self._task_target(),)
+        custom_execute = type(self).execute_task is not TaskSet.execute_task
+        wait_next = False
+        did_io = False
         while True:
             try:
-                if wait_first:
-                    wait_first = False
-                    self.wait()
-                if not self._task_queue:
-                    self._task_queue.append(self.get_next_task())
-                try:
+                if wait_next:
                     if user._state is UserState.STOPPING:
                         raise StopUser()
-                    self.execute_next_task()
-                except RescheduleTaskImmediately:
-                    continue
-                except RescheduleTask:
-                    pass
-                self.wait()
+                    user._state = UserState.WAITING
+                    seconds = self.wait_time()
+                    if seconds > 0:
+                        # An interruptible sleep: `User._request_stop()` wakes the future.
+                        future = sleeper.sleep(seconds)
+                        user._sleeping = future
+                        try:
+                            await future
+                        finally:
+                            user._sleeping = None
+                        del future
+                    elif not did_io:
+                        await asyncio.sleep(0)
+                    if user._state is UserState.STOPPING:
+                        raise StopUser()
+                    user._state = UserState.RUNNING
+                wait_next = True
+                did_io = False
+                queue = self._task_queue
+                if queue:
+                    task = queue.pop(0)
+                    kind, args = self._plan(task, cache=False)
+                else:
+                    task = self.get_next_task()
+                    try:
+                        kind = _KINDS[task]
+                        args = target_args
+                    except (KeyError, TypeError):
+                        kind, args = self._plan(task, cache=True)
+                if user._state is UserState.STOPPING:
+                    raise StopUser()
+                if custom_execute:
+                    kind, args, task = _Kind.SYNC, (task,), self.execute_task
+                if kind is _Kind.SYNC:
+                    worker = pool.acquire(user._context)
+                    try:
+                        value = worker.start(task, args)
+                        while worker.busy:
+                            did_io = True
+                            try:
+                                result = await value
+                            except GeneratorExit:
+                                raise  # the coroutine is being closed: abandon the worker
+                            except BaseException as exc:
+                                value = worker.fail(exc)
+                            else:
+                                value = worker.resume(result)
+                    except BaseException:
+                        pool.abandon(worker)
+                        raise
+                    user._context = worker.gr_context
+                    # Clearing `result` drops the last awaited value (a Response), which
+                    # must not live on through the wait, even when the task raised;
+                    # deleting `worker` keeps a worker dropped by the pool from doing so.
+                    result = None
+                    try:
+                        result = pool.finish(worker)  # raises what the task raised
+                    finally:
+                        del worker
+                    if result is not None and inspect.isawaitable(result):
+                        await result
+                elif kind is _Kind.ASYNC:
+                    await task(*args)
+                else:
+                    await task(self._nested_parent())._loop()
+            except RescheduleTaskImmediately:
+                wait_next = False
+            except RescheduleTask:
+                pass
             except InterruptTaskSet as exc:
-                self._on_stop_quietly(propagate=(StopUser, StopTest))
+                await self._on_stop_quietly(propagate=(StopUser, StopTest))
                 raise _reschedule(exc) from exc
             except _UNWIND:
-                self._on_stop_quietly(propagate=())
+                await self._on_stop_quietly(propagate=())
                 raise
             except NoTasksError as exc:
                 # Without tasks the loop cannot make progress: end the user rather than
@@ -223,11 +395,10 @@ class TaskSet:
                     # wait_time() itself failed: every later wait would fail the same way,
                     # with no pause between, so end this user instead of spinning.
                     raise StopUser() from exc
-                wait_first = True
 
-    def _on_stop_quietly(self, propagate: tuple[type[BaseException], ...]) -> None:
+    async def _on_stop_quietly(self, propagate: tuple[type[BaseException], ...]) -> None:
         try:
-            call_user_code(self.on_stop)
+            await call_user_code_async(self.user, self.on_stop)
         except propagate:
             raise
         except Exception as exc:
@@ -255,12 +426,15 @@ class SequentialTaskSet(TaskSet):
     count here: `@task(2)` runs the task twice in a row, as in Locust.
     """
 
+    __slots__ = ("_cycle", "_sequence")
+
     _interleave_tasks: ClassVar[bool] = True
 
     def __init__(self, parent: User | TaskSet) -> None:
         super().__init__(parent)
         sequence: list[Task] = []
-        for entry, weight in self._table:
+        table = self.user.environment.task_filter.table(type(self), self._tags)
+        for entry, weight in table:
             if weight != int(weight):
                 raise LocustError(
                     f"{type(self).__name__} gives task {entry!r} weight {weight}; in a "
@@ -280,14 +454,15 @@ class SequentialTaskSet(TaskSet):
 class DefaultTaskSet(TaskSet):
     """The task loop over a User's own tasks; task functions receive the User."""
 
+    __slots__ = ()
+
     def __init__(self, user: User) -> None:
         # Built directly rather than through TaskSet.__init__: the table is the User class's.
         self.user = user
         self.parent = user
         self._tags = holder_tags(type(user), frozenset())
-        self._task_queue = deque()
-        self._table = user.environment.task_filter.table(type(user), self._tags)
-        self._picker = TaskPicker(self._table)
+        self._task_queue = None
+        self._picker = user.environment.task_filter.picker(type(user), self._tags)
 
     def wait_time(self) -> float:
         """The user's wait time."""
@@ -296,17 +471,17 @@ class DefaultTaskSet(TaskSet):
     def _task_target(self) -> Any:
         return self.user
 
+    def _nested_parent(self) -> User | TaskSet:
+        return self.user
+
     def _holder_name(self) -> str:
         return type(self.user).__name__
 
-    def execute_task(self, task: Task) -> None:
-        """Run one of the user's tasks."""
-        if is_task_holder(task):
-            task(self.user).run()
-        elif getattr(task, "__self__", None) is not None:
-            call_user_code(task)
-        else:
-            call_user_code(task, self.user)
+    def _args_for(self, task: Task) -> tuple[Any, ...]:
+        # Locust's rule for a User's own tasks: any bound method is called as it is.
+        if hasattr(task, "__self__"):
+            return ()
+        return (self.user,)
 
 
 # DefaultTaskSet is internal: it must not count as a nestable TaskSet in task tables.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from contextvars import Context
 from typing import Any, ClassVar, final
 
 from loadhopper._bridge import await_
 from loadhopper._exceptions import ControlFlowSignal, LocustError, StopTest, StopUser
+from loadhopper.user._sleep_queue import sleep_queue
 from loadhopper.user._task import collect_tasks
-from loadhopper.user._taskset import DefaultTaskSet, call_user_code
+from loadhopper.user._taskset import DefaultTaskSet, call_user_code_async, noop_hook
 from loadhopper.user._user_environment import UserEnvironment
 from loadhopper.user._user_state import UserState
 from loadhopper.user._wait_time import WaitTime, constant
@@ -69,15 +71,20 @@ class User:
         self._state = UserState.READY
         self._sleeping: asyncio.Future[None] | None = None
         self._taskset_instance: DefaultTaskSet | None = None
+        # The contextvars context this user's synchronous code runs in (in borrowed worker
+        # greenlets); None until that code first touches a context variable.
+        self._context: Context | None = None
 
     @classmethod
     def fullname(cls) -> str:
         """The class's module-qualified name, e.g. `locustfile.WebsiteUser`."""
         return f"{cls.__module__}.{cls.__qualname__}"
 
+    @noop_hook
     def on_start(self) -> None:
         """Called once when the user starts, before its first task (may be `async def`)."""
 
+    @noop_hook
     def on_stop(self) -> None:
         """Called once when the user stops (may be `async def`)."""
 
@@ -98,7 +105,18 @@ class User:
 
     @final
     def run(self) -> None:
-        """The user's whole life; runs in its own greenlet (see `runtime.LocalRunner`).
+        """The user's whole life, blocking: only from inside a bridge worker greenlet.
+
+        The runner awaits `_life()` instead, so that a waiting user holds no greenlet;
+        this form is kept for callers that run a user with `run_in_greenlet(user.run)`.
+
+        Raises:
+            StopTest: when user code asked to stop the whole test (after on_stop ran).
+        """
+        await_(self._life())
+
+    async def _life(self) -> None:
+        """The user's whole life, as a coroutine on the event loop (see `runtime.LocalRunner`).
 
         Raises:
             StopTest: when user code asked to stop the whole test (after on_stop ran).
@@ -108,10 +126,10 @@ class User:
             self._state = UserState.STOPPED
             return
         self._state = UserState.RUNNING
-        self._taskset_instance = DefaultTaskSet(self)
+        taskset = self._taskset_instance = DefaultTaskSet(self)
         try:
             try:
-                call_user_code(self.on_start)
+                await call_user_code_async(self, self.on_start)
             except (StopUser, StopTest, asyncio.CancelledError):
                 raise
             except Exception as exc:
@@ -125,7 +143,7 @@ class User:
                     raise
                 return
             try:
-                self._taskset_instance.run()
+                await taskset._loop()
             except (ControlFlowSignal, asyncio.CancelledError) as signal:
                 if isinstance(signal, StopUser | StopTest | asyncio.CancelledError):
                     raise
@@ -133,13 +151,13 @@ class User:
                 # parent to return to, so this user ends, with the misuse reported.
                 raise _Misuse(signal) from signal
         except StopUser:
-            self._on_stop_quietly()
+            await self._on_stop_quietly()
         except (StopTest, asyncio.CancelledError):
-            self._on_stop_quietly()
+            await self._on_stop_quietly()
             raise
         except _Misuse as misuse:
             self.environment.report_user_error(self, misuse)
-            self._on_stop_quietly()
+            await self._on_stop_quietly()
             if not self.environment.catch_exceptions:
                 raise
         finally:
@@ -157,15 +175,15 @@ class User:
         """
         return None
 
-    def _on_stop_quietly(self) -> None:
+    async def _on_stop_quietly(self) -> None:
         self._state = UserState.STOPPING
         try:
-            call_user_code(self.on_stop)
+            await call_user_code_async(self, self.on_stop)
         except Exception as exc:
             self.environment.report_user_error(self, exc)
 
     def _sleep(self, seconds: float) -> None:
-        """Block this user's greenlet for `seconds`; `_request_stop()` wakes it early."""
+        """Block the worker running this user's task for `seconds`; `_request_stop()` wakes it."""
         await_(self._interruptible_sleep(seconds))
 
     async def _interruptible_sleep(self, seconds: float) -> None:
@@ -173,14 +191,11 @@ class User:
             # Still yield once, so that a user whose tasks never do I/O cannot starve others.
             await asyncio.sleep(0)
             return
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        handle = loop.call_later(seconds, _wake, future)
+        future = sleep_queue(asyncio.get_running_loop()).sleep(seconds)
         self._sleeping = future
         try:
             await future
         finally:
-            handle.cancel()
             self._sleeping = None
 
     def _request_stop(self) -> bool:

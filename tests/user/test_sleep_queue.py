@@ -1,0 +1,54 @@
+import asyncio
+
+import uvloop
+
+from loadhopper.user._sleep_queue import SleepQueue, sleep_queue
+
+
+def test_waits_resolve_in_deadline_order_on_one_timer() -> None:
+    order: list[int] = []
+
+    async def main() -> None:
+        queue = sleep_queue(asyncio.get_running_loop())
+        assert sleep_queue(asyncio.get_running_loop()) is queue
+        futures = []
+        for i, seconds in enumerate([0.004, 0.001, 0.003, 0.002, 0.001]):
+            future = queue.sleep(seconds)
+            future.add_done_callback(lambda _, i=i: order.append(i))
+            futures.append(future)
+        assert len(queue) == 5
+        await asyncio.gather(*futures)
+        assert len(queue) == 0
+
+    asyncio.run(main())
+    # Ties (the two 1 ms waits) resolve in the order they were asked for.
+    assert order == [1, 4, 3, 2, 0]
+
+
+def test_a_woken_or_cancelled_wait_is_skipped_when_due() -> None:
+    async def main() -> None:
+        queue = SleepQueue(asyncio.get_running_loop())
+        woken = queue.sleep(0.002)
+        cancelled = queue.sleep(0.002)
+        later = queue.sleep(0.003)
+        woken.set_result(None)  # what User._request_stop does
+        cancelled.cancel()
+        await later
+        assert len(queue) == 0 and cancelled.cancelled()
+
+    asyncio.run(main())
+
+
+def test_an_earlier_deadline_rearms_the_timer() -> None:
+    async def main() -> list[str]:
+        queue = SleepQueue(asyncio.get_running_loop())
+        done: list[str] = []
+        long = queue.sleep(3600)
+        long.add_done_callback(lambda _: done.append("long"))
+        await queue.sleep(0.001)  # would hang if only the one-hour timer were armed
+        done.append("short")
+        result = list(done)
+        long.cancel()
+        return result
+
+    assert uvloop.run(asyncio.wait_for(main(), timeout=5)) == ["short"]
