@@ -194,6 +194,34 @@ def test_unavailable_features_are_exit_2(tmp_path: Path) -> None:
     assert master.returncode == 2 and "not supported yet" in master.stderr
 
 
+SHAPED = """
+from locust import HttpUser, LoadTestShape, task, constant
+
+class Simple(HttpUser):
+    wait_time = constant(0.05)
+
+    @task
+    def index(self):
+        self.client.get("/")
+
+class TwoThenStop(LoadTestShape):
+    def tick(self):
+        return (2, 10) if self.get_run_time() < 1.5 else None
+"""
+
+
+def test_a_load_shape_drives_the_headless_run(tmp_path: Path, target: Any) -> None:
+    write(tmp_path, "locustfile.py", SHAPED)
+    result = run_cli(
+        tmp_path, "--headless", "-H", target.url, "-u", "50", "--json-file", "summary"
+    )  # no -t: the shape ends the test by returning None
+    assert result.returncode == 0, result.stderr
+    assert "-u, -r and -t are ignored" in result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["aggregated"]["num_requests"] > 0
+    assert "the load shape returned None: stopping" in result.stderr  # it ended the test
+
+
 def test_list_and_task_ratio(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "-f", str(SEED), "--list")
     assert result.returncode == 0 and result.stdout.split() == ["CatsiteUser"]

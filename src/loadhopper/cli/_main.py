@@ -160,14 +160,19 @@ def _select(locustfile: Locustfile, names: Sequence[str], shown: str) -> list[ty
 
 
 def _environment(locustfile: Locustfile, options: Options) -> Environment:
-    if locustfile.shape_class is not None:
-        logger.warning(
-            "%s (a LoadTestShape) is not supported by the command line yet; "
-            "running with -u, -r and -t instead.",
-            locustfile.shape_class.__name__,
-        )
+    shape = locustfile.shape_class
+    if shape is not None and not shape.use_common_options:
+        given = options.num_users is not None or options.spawn_rate is not None
+        if given or options.run_time is not None:
+            # As Locust: a load shape decides users, spawn rate and the end by itself.
+            logger.warning(
+                "%s (a LoadTestShape) sets the users, spawn rate and run time; "
+                "-u, -r and -t are ignored.",
+                shape.__name__,
+            )
     env = Environment(
         user_classes=_select(locustfile, options.user_classes, options.locustfile),
+        shape_class=shape,
         tags=options.tags,
         exclude_tags=options.exclude_tags,
         events=events,
