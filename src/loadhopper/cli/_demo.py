@@ -39,10 +39,8 @@ from loadhopper.cli._main import (
     EXIT_LOCUSTFILE,
     EXIT_OK,
     EXIT_USAGE,
-    _check_options,
-    _environment,
-    _headless,
-    _web,
+    prepare,
+    run_test,
 )
 from loadhopper.cli._options import Options, parse_options
 from loadhopper.cli._timespan import parse_timespan
@@ -358,9 +356,8 @@ def _run_test(
     # config file of the machine's changes the scenario; no environment variables either.
     options: Options = parse_options(args, environ={}, cwd=folder, home=folder)
     setup_logging(options.loglevel, options.logfile)
-    _check_options(options)
-    env = _environment(load_locustfile(options.locustfile), options)
-    code = _web(env, options) if settings.web else _headless(env, options)
+    env = prepare(load_locustfile(options.locustfile), options)
+    code = run_test(env, options)  # headless, or the web UI with --autostart
     if code == EXIT_USAGE:
         return code, None  # loadhopper itself failed (logged): nothing worth checking
     return code, env.stats.snapshot(time.time())

@@ -32,7 +32,15 @@ from loadhopper.runtime import Environment, Locustfile, events, load_locustfile
 from loadhopper.stats import StatsSnapshot
 from loadhopper.user import User
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_LOCUSTFILE", "EXIT_OK", "EXIT_USAGE", "main"]
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_LOCUSTFILE",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "main",
+    "prepare",
+    "run_test",
+]
 
 logger = logging.getLogger("loadhopper.main")
 
@@ -113,8 +121,7 @@ def _run(args: list[str]) -> int:
     changed = (options.loglevel, options.logfile) != (first.loglevel, first.logfile)
     if not options.skip_log_setup and changed:
         setup_logging(options.loglevel, options.logfile)
-    _check_options(options)
-    env = _environment(locustfile, options)
+    env = prepare(locustfile, options)
     if options.list_commands:
         print("\n".join(cls.__name__ for cls in env.user_classes))
         return EXIT_OK
@@ -124,6 +131,22 @@ def _run(args: list[str]) -> int:
     if options.show_task_ratio:
         sys.stdout.write(format_task_ratios(env))
         return EXIT_OK
+    return run_test(env, options)
+
+
+def prepare(locustfile: Locustfile, options: Options) -> Environment:
+    """Check the options and build the run's Environment (`loadhopper demo` shares this).
+
+    Raises:
+        ConfigError: the options do not make a runnable test.
+        LocustfileError: a user class named on the command line is not in the locustfile.
+    """
+    _check_options(options)
+    return _environment(locustfile, options)
+
+
+def run_test(env: Environment, options: Options) -> int:
+    """Run the test headless or in the web UI, as the options say; return the exit code."""
     if options.headless:
         return _headless(env, options)
     return _web(env, options)
