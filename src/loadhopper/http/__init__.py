@@ -5,10 +5,14 @@ and `HttpSession`, a requests-compatible session that records one sample per req
 from loadhopper.http._catch import RequestSink, ResponseContextManager
 from loadhopper.http._cookies import CookieJar
 from loadhopper.http._headers import Headers
+from loadhopper.http._limits import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_DECODED_SIZE, BodyLimits
 from loadhopper.http._response import Response
 from loadhopper.http._session import HttpSession
 
 __all__ = [
+    "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_MAX_DECODED_SIZE",
+    "BodyLimits",
     "CookieJar",
     "Headers",
     "HttpSession",

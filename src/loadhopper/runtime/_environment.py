@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from loadhopper._exceptions import LoadhopperError
+from loadhopper.http import BodyLimits
 from loadhopper.runtime._events import Events
 from loadhopper.stats import DEFAULT_PERCENTILES, StatsCollector, template_url
 from loadhopper.user import User
@@ -50,6 +51,9 @@ class Environment:
             rather than by the raw path.
         max_stats_rows: distinct (method, name) rows kept before the overflow row.
         percentiles: the percentiles every stats row reports.
+        body_limits: the default response size bounds of HTTP users (`--max-body-size`,
+            `--max-decoded-size`); a User class's own `max_body_size` or
+            `max_decoded_size` wins over them.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class Environment:
         template_names: bool = True,
         max_stats_rows: int = 500,
         percentiles: Sequence[float] = DEFAULT_PERCENTILES,
+        body_limits: BodyLimits | None = None,
     ) -> None:
         self.user_classes: list[type[User]] = list(user_classes or [])
         self.shape_class = shape_class
@@ -86,6 +91,7 @@ class Environment:
         self.web_ui: Any = None
         self.process_exit_code: int | None = None
         self.equal_weights = False
+        self.body_limits = BodyLimits() if body_limits is None else body_limits
         # Custom clients fire events.request; this makes their samples reach the stats.
         self.events.request.recorder = self.stats.record
         self.request_sink: RequestSink = self._build_request_sink()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from loadhopper.http import BodyLimits
 from loadhopper.user._task import TagFilter
 
 __all__ = ["RequestSink", "UrlNamer", "UserEnvironment"]
@@ -46,6 +47,10 @@ class UserEnvironment(Protocol):
     @property
     def url_namer(self) -> UrlNamer | None:
         """How a request without `name=` is named in the stats, or None for the raw path."""
+
+    @property
+    def body_limits(self) -> BodyLimits:
+        """The run's default response size bounds (a User class's own attributes win)."""
 
     def report_user_error(self, user: object, exception: BaseException) -> None:
         """Record an exception raised by user code, fire `user_error`, and log it."""
