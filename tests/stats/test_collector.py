@@ -136,6 +136,25 @@ def test_failure_and_exception_groups_are_capped() -> None:
     assert snap.exceptions[0].count == 8
 
 
+def test_huge_failure_and_exception_texts_are_cut_and_grouped_on_what_is_kept() -> None:
+    c = StatsCollector(start_time=T0)
+    body = "<html>" + "b" * 1_000_000
+    for i in range(3):  # errors that differ only far past the cut (a traceback keeps its end)
+        c.record("POST", "/api", 1.0, 0, ValueError(f"bad reply {body} #{i}"))
+        c.record_exception(f"KeyError: {body} #{i}", f"outer frame #{i}\n{body}\n")
+    snap = c.snapshot(T0 + 1)
+    (failure,) = snap.failures
+    assert failure.occurrences == 3
+    assert failure.error.startswith("ValueError: bad reply <html>bbb")
+    assert failure.error.endswith(" more characters)") and len(failure.error) < 400
+    (exception,) = snap.exceptions
+    assert exception.count == 3
+    assert exception.message.startswith("KeyError: <html>bbb")
+    assert len(exception.message) < 600 and len(exception.traceback) < 4200
+    assert exception.traceback.endswith("bbb\n")
+    assert list(c.errors) == [f"POST /api: {failure.error}"]
+
+
 def test_exceptions_are_grouped() -> None:
     c = StatsCollector(start_time=T0)
     c.record_exception("ZeroDivisionError: division by zero", "File x, line 3")

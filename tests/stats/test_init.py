@@ -14,6 +14,7 @@ def test_public_names_are_exactly_these() -> None:
         "StatsCollector",
         "StatsSnapshot",
         "TimelinePoint",
+        "capped_message",
         "normalise_error",
         "template_url",
     ]

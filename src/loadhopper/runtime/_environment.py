@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from loadhopper._exceptions import LoadhopperError
 from loadhopper.http import BodyLimits
 from loadhopper.runtime._events import Events
-from loadhopper.stats import DEFAULT_PERCENTILES, StatsCollector, template_url
+from loadhopper.stats import DEFAULT_PERCENTILES, StatsCollector, capped_message, template_url
 from loadhopper.user import User
 from loadhopper.user._task import TagFilter
 from loadhopper.user._user_environment import RequestSink, UrlNamer
@@ -164,4 +164,5 @@ class Environment:
             user_instance=user, exception=exception, tb=exception.__traceback__
         )
         where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-        logger.error("%s in %s%s", message, type(user).__name__, where)
+        # The capped text, as the exception table keeps it: a 10 MB message is not logged whole.
+        logger.error("%s in %s%s", capped_message(message), type(user).__name__, where)

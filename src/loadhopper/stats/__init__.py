@@ -8,6 +8,7 @@ records. See docs/internals.md for the contract.
 from loadhopper.stats._collector import DEFAULT_PERCENTILES, StatsCollector
 from loadhopper.stats._entry_view import EntryView
 from loadhopper.stats._errors import normalise_error
+from loadhopper.stats._exceptions_log import capped_message
 from loadhopper.stats._histogram import Histogram
 from loadhopper.stats._naming import template_url
 from loadhopper.stats._snapshot import (
@@ -28,6 +29,7 @@ __all__ = [
     "StatsCollector",
     "StatsSnapshot",
     "TimelinePoint",
+    "capped_message",
     "normalise_error",
     "template_url",
 ]
