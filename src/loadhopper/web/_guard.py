@@ -10,7 +10,12 @@ default (reference/locust.md §5 item 10). Here, in this order, for every reques
 2. The Host header must name an allowed host (when loopback-bound): a page on another site
    that rebinds its DNS name to 127.0.0.1 is then refused (DNS rebinding).
 3. `--web-login`: HTTP Basic credentials on every route, downloads and the event stream
-   included (401 otherwise).
+   included (401 otherwise). Guessing is throttled per client address (`LoginThrottle`):
+   after 5 wrong credentials, a client must wait 1 s, then twice as long after each further
+   wrong one, up to 60 s; while it waits, every request from it is refused with 429 and
+   `Retry-After` before its credentials are looked at, so waiting cannot be skipped and a
+   guess made meanwhile tells nothing. A request without credentials (a browser's first) is
+   not a wrong guess; a right one resets the client's count.
 4. Every method but GET and HEAD changes state, so it needs the per-process CSRF token in
    the `X-CSRF-Token` header (403), and its body may not exceed `max_body_bytes` (413).
 """
@@ -24,7 +29,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from loadhopper.web._login import WebLogin
+from loadhopper.web._login import LoginThrottle, WebLogin
 
 __all__ = ["CSRF_HEADER", "DEFAULT_MAX_BODY_BYTES", "RequestGuard"]
 
@@ -61,6 +66,8 @@ class RequestGuard:
         app: the application to protect.
         csrf_token: the token every state-changing request must carry.
         login: the Basic credentials required on every route, or None.
+        login_throttle: the per-client backoff on wrong credentials; a default
+            `LoginThrottle` when None (used only with a login).
         allowed_hosts: host names (without port, lower case) the Host header may name;
             None allows any (the UI listens on a non-loopback interface).
         max_body_bytes: the largest request body accepted.
@@ -72,12 +79,15 @@ class RequestGuard:
         *,
         csrf_token: str,
         login: WebLogin | None = None,
+        login_throttle: LoginThrottle | None = None,
         allowed_hosts: Iterable[str] | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self.app = app
         self.csrf_token = csrf_token.encode("ascii")
         self.login = login
+        # `is None`, not `or`: a throttle that remembers no client has len() 0, so is falsy.
+        self.login_throttle = LoginThrottle() if login_throttle is None else login_throttle
         self.allowed_hosts = None if allowed_hosts is None else frozenset(allowed_hosts)
         self.max_body_bytes = max_body_bytes
 
@@ -110,12 +120,10 @@ class RequestGuard:
                     "printed (or start it with --web-host).",
                     400,
                 )
-        if self.login is not None and not self.login.accepts(headers.get("authorization")):
-            return PlainTextResponse(
-                "Log in with the --web-login user and password.",
-                401,
-                headers={"WWW-Authenticate": 'Basic realm="loadhopper", charset="UTF-8"'},
-            )
+        if self.login is not None:
+            refusal = self._login_refusal(self.login, scope, headers.get("authorization"))
+            if refusal is not None:
+                return refusal
         if scope["method"] not in _SAFE_METHODS:
             token = headers.get(CSRF_HEADER, "").encode("utf-8", "replace")
             if not hmac.compare_digest(token, self.csrf_token):
@@ -123,6 +131,32 @@ class RequestGuard:
                     "Missing or wrong CSRF token; reload the page and try again.", 403
                 )
         return None
+
+    def _login_refusal(
+        self, login: WebLogin, scope: Scope, authorization: str | None
+    ) -> PlainTextResponse | None:
+        throttle = self.login_throttle
+        # The peer address, without the port: a client opens a new connection (a new port)
+        # for each guess if it likes. No address (a Unix socket) is one client.
+        peer = scope.get("client")
+        client = str(peer[0]) if peer else ""
+        wait = throttle.retry_after(client)
+        if wait:
+            return PlainTextResponse(
+                f"Too many wrong passwords from this address; wait {wait} s and log in again.",
+                429,
+                headers={"Retry-After": str(wait)},
+            )
+        if login.accepts(authorization):
+            throttle.succeeded(client)
+            return None
+        if authorization:
+            throttle.failed(client)
+        return PlainTextResponse(
+            "Log in with the --web-login user and password.",
+            401,
+            headers={"WWW-Authenticate": 'Basic realm="loadhopper", charset="UTF-8"'},
+        )
 
     async def _buffered(self, headers: Headers, receive: Receive) -> Receive:
         """Read the whole body (at most `max_body_bytes`) and replay it to the app."""
