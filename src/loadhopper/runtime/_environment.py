@@ -31,6 +31,19 @@ _MACHINERY = tuple(os.path.join(_PACKAGE_DIR, part) for part in ("user", "runtim
 _TRACEBACK_FRAMES = 8
 
 
+def user_frames(exception: BaseException) -> list[traceback.FrameSummary]:
+    """The innermost frames of an exception's traceback that are the locustfile's own.
+
+    loadhopper's machinery (user/, runtime/, the bridge) is left out: the table shows where
+    user code failed, not how the runner called it.
+    """
+    return [
+        frame
+        for frame in traceback.extract_tb(exception.__traceback__)
+        if not frame.filename.startswith(_MACHINERY)
+    ][-_TRACEBACK_FRAMES:]
+
+
 class Environment:
     """One test run's setup: the user classes, statistics, event hooks and runner.
 
@@ -152,14 +165,9 @@ class Environment:
 
     def report_user_error(self, user: object, exception: BaseException) -> None:
         """Record an exception from user code, fire `user_error`, and log one line."""
-        frames = [
-            frame
-            for frame in traceback.extract_tb(exception.__traceback__)
-            if not frame.filename.startswith(_MACHINERY)
-        ][-_TRACEBACK_FRAMES:]
-        short = "".join(traceback.format_list(frames))
+        frames = user_frames(exception)
         message = f"{type(exception).__name__}: {exception}"
-        self.stats.record_exception(message, short)
+        self.stats.record_exception(message, "".join(traceback.format_list(frames)))
         self.events.user_error.fire(
             user_instance=user, exception=exception, tb=exception.__traceback__
         )

@@ -2,12 +2,24 @@
 
 Theory of operation. `run()` owns one `asyncio.TaskGroup`; everything the test does lives
 in it: one task per user (the user's life as a coroutine; its synchronous code borrows a
-worker greenlet from the bridge only while it runs, so a waiting user holds none), the
-ramp that spawns or stops users at the spawn rate, the one-second stats window, and the
-run-time timer. `run()` itself waits for a stop request (`stop()`, `quit()`, the timer, or a user's
-`StopTest`), then stops the users: waiting users at once, running users after their
-current task or after `stop_timeout` seconds, whichever comes first. Any unexpected
-exception in those tasks cancels the group and reaches the caller of `run()`.
+worker greenlet from the bridge only while it runs, so a waiting user holds none), and the
+runner's own background tasks. Those are held in two `_Background` sets, by when they must
+end: the *drivers*, which change the load (the ramp that spawns or stops users at the spawn
+rate, the LoadTestShape follower, the run-time timer), and the *upkeep* (the one-second
+stats window). `run()` itself waits for a stop request (`stop()`, `quit()`, the timer, the
+shape returning None or failing, or a user's `StopTest`), then ends the test in one order,
+whichever request it was:
+
+1. the drivers end, so that nothing starts or retargets users while they stop;
+2. the users stop: waiting users at once, running users after their current task or after
+   `stop_timeout` seconds, whichever comes first;
+3. the upkeep ends (windows keep closing during a long stop timeout), and the last, partial
+   window is closed.
+
+The group then has no task left and `run()` returns. A background task started any other
+way would keep the group open forever after the stop (a shape run once did exactly that),
+so every one goes through a `_Background`. Any unexpected exception in a task cancels the
+group and reaches the caller of `run()`.
 """
 
 from __future__ import annotations
@@ -16,16 +28,18 @@ import asyncio
 import enum
 import logging
 import time
+import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loadhopper._exceptions import LoadhopperError, StopTest
 from loadhopper.runtime._dispatch import class_sequence, spawn_schedule
+from loadhopper.runtime._environment import user_frames
 from loadhopper.runtime._limits import raise_open_file_limit
-from loadhopper.runtime._shape import LoadTestShape
+from loadhopper.runtime._shape import LoadTestShape, ShapeTarget, read_tick
 from loadhopper.stats import StatsCollector, TimelinePoint
 from loadhopper.user import User
 
@@ -56,6 +70,46 @@ class RunnerState(enum.Enum):
     STOPPED = "stopped"
 
 
+class _Background:
+    """Background tasks of the runner that end together, so that none is forgotten at a stop.
+
+    The tasks live in the run's task group, so an error in one still cancels the run and
+    reaches the caller of `run()`; this set only remembers which are alive, so that `close()`
+    ends every one of them, those a later feature adds included, without a cancel call of
+    its own. Once closed, it starts nothing more.
+    """
+
+    __slots__ = ("_closed", "_group", "_tasks")
+
+    def __init__(self, group: asyncio.TaskGroup) -> None:
+        self._group = group
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def start(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run `coroutine` as a task of the run until it returns or `close()` is called."""
+        if self._closed:
+            coroutine.close()  # never awaited: close it, or Python warns about it
+            raise LoadhopperError(
+                f"cannot start {name!r} because the test is stopping; "
+                "begin a new test with `await runner.run(...)`"
+            )
+        task = self._group.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def close(self) -> None:
+        """Cancel every task and wait until each has ended."""
+        # The cancels happen before the first await: no task runs a step in between.
+        self._closed = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+
 @dataclass(eq=False, slots=True)
 class _Slot:
     """One live user and the asyncio task that runs it."""
@@ -84,6 +138,7 @@ class LocalRunner:
         self.quitting = False
         self._slots: list[_Slot] = []
         self._group: asyncio.TaskGroup | None = None
+        self._drivers: _Background | None = None
         self._ramp: asyncio.Task[None] | None = None
         self._stop_requested: asyncio.Event | None = None
         self._stats_reset_done = False
@@ -127,6 +182,7 @@ class LocalRunner:
             logger.warning(problem)
         env = self.environment
         env.task_filter.warn_empty(env.user_classes)
+        shape = self._shape()
         self._stop_requested = asyncio.Event()
         self._stats_reset_done = False
         self.quitting = False
@@ -136,20 +192,23 @@ class LocalRunner:
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
-                window = group.create_task(self._window_loop(), name="stats-window")
-                shape = self._shape()
-                timer = None
+                drivers = self._drivers = _Background(group)
+                upkeep = _Background(group)
+                upkeep.start(self._window_loop(), "stats-window")
                 if run_time is not None and (shape is None or shape.use_common_options):
-                    timer = group.create_task(self._stop_after(run_time), name="run-time")
+                    drivers.start(self._stop_after(run_time), "run-time")
                 if shape is None:
                     self.start(user_count, spawn_rate)
                 else:
-                    group.create_task(self._follow_shape(shape), name="shape")
+                    drivers.start(self._follow_shape(shape), "shape")
                 await self._stop_requested.wait()
-                await self._stop_everything()
-                for task in (window, timer):
-                    if task is not None:
-                        task.cancel()
+                self.state = RunnerState.STOPPING
+                env.events.test_stopping.fire(environment=env)
+                await drivers.close()
+                stopped_count = await self._stop_users()
+                await upkeep.close()
+                # The last, partial window: its requests belong in the timeline too.
+                self._close_window(stopped_count)
         except BaseExceptionGroup as group_error:
             # One failure is the usual case: hand it over as itself, not wrapped.
             if len(group_error.exceptions) == 1:
@@ -157,6 +216,7 @@ class LocalRunner:
             raise
         finally:
             self._group = None
+            self._drivers = None
             self._ramp = None
             self._slots.clear()
             self.state = RunnerState.STOPPED
@@ -179,8 +239,8 @@ class LocalRunner:
             LoadhopperError: no test is running (use `await run(...)` to start one).
         """
         spawn_schedule(user_count, spawn_rate)
-        group = self._group
-        if group is None or self.state in (RunnerState.STOPPING, RunnerState.STOPPED):
+        drivers = self._drivers
+        if drivers is None or self.state in (RunnerState.STOPPING, RunnerState.STOPPED):
             raise LoadhopperError(
                 "start() changes the users of a running test; begin a test with "
                 "`await runner.run(user_count, spawn_rate)`"
@@ -191,7 +251,7 @@ class LocalRunner:
         self.spawn_rate = spawn_rate
         self._active_classes = None if user_classes is None else list(user_classes)
         self.state = RunnerState.SPAWNING
-        self._ramp = group.create_task(self._ramp_to(user_count, spawn_rate), name="ramp")
+        self._ramp = drivers.start(self._ramp_to(user_count, spawn_rate), "ramp")
 
     def _shape(self) -> LoadTestShape | None:
         shape = self.environment.shape_class
@@ -203,20 +263,49 @@ class LocalRunner:
         return instance
 
     async def _follow_shape(self, shape: LoadTestShape) -> None:
-        """Poll the shape once a second; retarget when its answer changes, stop on None."""
-        last: tuple[int, float, tuple[type[User], ...] | None] | None = None
+        """Poll the shape once a second and retarget when its answer changes.
+
+        The shape ends the test by returning None, by raising StopTest, or by failing. A
+        failure (an exception in tick(), or an answer that is not a load) is reported like
+        an error in a task and stops the test, so that the summary and the reports still
+        come out: keeping the last load would run forever, and calling a broken tick()
+        again every second would only repeat its error.
+        """
+        last: ShapeTarget | None = None
         while True:
-            tick = shape.tick()
-            if tick is None:
+            try:
+                target = read_tick(shape, shape.tick())
+                if target is not None and target != last:
+                    self.start(target.user_count, target.spawn_rate, target.user_classes)
+            except StopTest:
+                logger.warning("%s raised StopTest: stopping the test", type(shape).__name__)
+                self.stop()
+                return
+            except Exception as error:
+                self._report_shape_error(shape, error)
+                if not self.environment.catch_exceptions:
+                    raise
+                self.stop()
+                return
+            if target is None:
                 logger.info("the load shape returned None: stopping")
                 self.stop()
                 return
-            classes = tuple(tick[2]) if len(tick) == 3 else None
-            wanted = (int(tick[0]), float(tick[1]), classes)
-            if wanted != last:
-                last = wanted
-                self.start(wanted[0], wanted[1], user_classes=classes)
+            last = target
             await asyncio.sleep(SHAPE_POLL_SECONDS)
+
+    def _report_shape_error(self, shape: LoadTestShape, error: Exception) -> None:
+        """Log a failed tick() and record it, for the exceptions table and the exit code."""
+        frames = user_frames(error)
+        message = f"{type(error).__name__}: {error}"
+        self.environment.stats.record_exception(message, "".join(traceback.format_list(frames)))
+        logger.error(
+            "The load shape %s failed (%s), so the test stops; fix its tick(), which must "
+            "return (users, spawn_rate) or None.",
+            type(shape).__name__,
+            message,
+            exc_info=error,
+        )
 
     def stop(self) -> None:
         """Stop the test; `run()` returns once the users have stopped. Safe to call twice."""
@@ -316,12 +405,9 @@ class LocalRunner:
         else:
             asyncio.get_running_loop().call_later(timeout, task.cancel)
 
-    async def _stop_everything(self) -> None:
+    async def _stop_users(self) -> int:
+        """Stop every user (see `_stop_user`) and wait for them; return how many there were."""
         env = self.environment
-        self.state = RunnerState.STOPPING
-        env.events.test_stopping.fire(environment=env)
-        if self._ramp is not None:
-            self._ramp.cancel()
         slots = list(self._slots)
         user_count = len(slots)
         tasks = [slot.task for slot in slots if slot.task is not None]
@@ -332,8 +418,7 @@ class LocalRunner:
             _, pending = await asyncio.wait(tasks, timeout=timeout + _ON_STOP_GRACE_SECONDS)
             for task in pending:
                 task.cancel()
-        # The last, partial window: its requests belong in the timeline too.
-        self._close_window(user_count)
+        return user_count
 
     # ---- time ------------------------------------------------------------------------------
 
