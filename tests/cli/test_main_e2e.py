@@ -49,11 +49,14 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `loadhopper ARGS` in `cwd`, with no LOCUST_/LOADHOPPER_ variables but `env`'s."""
     return subprocess.run(
         [sys.executable, "-m", "loadhopper", *args],
         cwd=cwd,
-        env=_env(cwd),
+        env={**_env(cwd), **(env or {})},
         capture_output=True,
         text=True,
         timeout=TIMEOUT,

@@ -72,6 +72,8 @@ def test_defaults_match_the_dataclass(tmp_path: Path) -> None:
         (["-h"], "help", True),
         (["--no-url-templating"], "no_url_templating", True),
         (["--max-stats-rows", "50"], "max_stats_rows", 50),
+        (["--max-body-size", "1MiB"], "max_body_size", 1024 * 1024),
+        (["--max-decoded-size", "2GB"], "max_decoded_size", 2_000_000_000),
         (["UserA", "UserB"], "user_classes", ("UserA", "UserB")),
     ],
 )
@@ -96,6 +98,7 @@ def test_positionals_mix_with_flags(tmp_path: Path) -> None:
         (["-t", "soon"], "not a time span"),
         (["-L", "chatty"], "invalid choice"),
         (["--max-stats-rows", "0"], "at least 1"),
+        (["--max-body-size", "64K"], "is not a size"),
     ],
 )
 def test_usage_errors(tmp_path: Path, argv: list[str], message: str) -> None:

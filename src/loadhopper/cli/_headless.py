@@ -14,13 +14,13 @@ import signal
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from loadhopper import __version__
 from loadhopper.cli._options import Options
 from loadhopper.cli._outputs import Outputs
 from loadhopper.report import RunInfo
-from loadhopper.runtime import Environment, LocalRunner
+from loadhopper.runtime import Environment
 from loadhopper.stats import StatsSnapshot, TimelinePoint
 
 __all__ = ["HeadlessResult", "run_headless"]
@@ -58,10 +58,15 @@ def _new_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     return factory
 
 
+class _Quittable(Protocol):
+    # All the stopper needs of a runner, whichever runner the environment made.
+    def quit(self) -> None: ...
+
+
 class _Stopper:
     """Counts stop signals: the first stops the runner gently, the second cancels the run."""
 
-    def __init__(self, runner: LocalRunner, run_task: asyncio.Task[None]) -> None:
+    def __init__(self, runner: _Quittable, run_task: asyncio.Task[None]) -> None:
         self.runner = runner
         self.run_task = run_task
         self.count = 0

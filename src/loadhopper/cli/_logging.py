@@ -30,7 +30,9 @@ def setup_logging(level: str, logfile: str | None) -> None:
             else logging.StreamHandler(sys.stderr)
         )
     except OSError as exc:
-        raise ConfigError(f"Cannot open the log file {logfile}: {exc.strerror}.") from None
+        raise ConfigError(
+            f"Cannot open the log file {logfile}: {exc.strerror}; check --logfile."
+        ) from None
     handler.setFormatter(logging.Formatter(_FORMAT, _DATE_FORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -27,6 +27,8 @@ from loadhopper.cli._options import Options, parse_options
 from loadhopper.cli._outputs import Outputs
 from loadhopper.cli._parser import build_parser
 from loadhopper.cli._task_ratio import format_task_ratios, task_ratio_json
+from loadhopper.cli._validation import check_options, check_run
+from loadhopper.http import BodyLimits
 from loadhopper.report import RunInfo
 from loadhopper.runtime import Environment, Locustfile, events, load_locustfile
 from loadhopper.stats import StatsSnapshot
@@ -137,12 +139,17 @@ def _run(args: list[str]) -> int:
 def prepare(locustfile: Locustfile, options: Options) -> Environment:
     """Check the options and build the run's Environment (`loadhopper demo` shares this).
 
+    Every option is checked here, before anything starts (see `_validation.py`), and so
+    are the hosts of the chosen User classes.
+
     Raises:
         ConfigError: the options do not make a runnable test.
         LocustfileError: a user class named on the command line is not in the locustfile.
     """
-    _check_options(options)
-    return _environment(locustfile, options)
+    check_options(options)
+    env = _environment(locustfile, options)
+    check_run(env, options)
+    return env
 
 
 def run_test(env: Environment, options: Options) -> int:
@@ -150,24 +157,6 @@ def run_test(env: Environment, options: Options) -> int:
     if options.headless:
         return _headless(env, options)
     return _web(env, options)
-
-
-def _check_options(options: Options) -> None:
-    if options.num_users is not None and options.num_users < 0:
-        raise ConfigError(f"-u/--users must be 0 or more, got {options.num_users}.")
-    if options.spawn_rate is not None and options.spawn_rate <= 0:
-        raise ConfigError(
-            f"-r/--spawn-rate must be above 0 users per second, got {options.spawn_rate:g}."
-        )
-    if options.run_time is not None and options.run_time <= 0:
-        raise ConfigError("-t/--run-time must be above 0; leave it out to run until Ctrl-C.")
-    if options.master or options.worker or options.processes is not None:
-        raise ConfigError(
-            "Distributed runs (--master, --worker, --processes) are not supported yet; "
-            "run a single process without those flags."
-        )
-    if options.stats_history_enabled and not options.csv_prefix:
-        raise ConfigError("--csv-full-history needs --csv PREFIX to know where to write.")
 
 
 def _select(locustfile: Locustfile, names: Sequence[str], shown: str) -> list[type[User]]:
@@ -205,6 +194,9 @@ def _environment(locustfile: Locustfile, options: Options) -> Environment:
         parsed_options=options.as_namespace(),
         template_names=not options.no_url_templating,
         max_stats_rows=options.max_stats_rows,
+        body_limits=BodyLimits(
+            max_body_size=options.max_body_size, max_decoded_size=options.max_decoded_size
+        ),
     )
     if options.equal_weights:
         env.assign_equal_weights()

@@ -20,6 +20,7 @@ from typing import Any
 from loadhopper._exceptions import ConfigError
 from loadhopper.cli._config import apply_settings, collect_settings, env_settings
 from loadhopper.cli._parser import LocustArgumentParser, build_parser, suggest_flag
+from loadhopper.http import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_DECODED_SIZE
 
 __all__ = ["Options", "parse_options"]
 
@@ -63,6 +64,8 @@ class Options:
     stop_timeout: float = 0.0
     exit_code_on_error: int = 1
     equal_weights: bool = False
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    max_decoded_size: int = DEFAULT_MAX_DECODED_SIZE
     show_task_ratio: bool = False
     show_task_ratio_json: bool = False
     loglevel: str = "INFO"

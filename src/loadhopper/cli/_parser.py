@@ -13,7 +13,9 @@ import difflib
 from typing import Any, NoReturn
 
 from loadhopper._exceptions import ConfigError
+from loadhopper.cli._size import format_size, parse_size
 from loadhopper.cli._timespan import parse_timespan
+from loadhopper.http import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_DECODED_SIZE
 
 __all__ = ["LocustArgumentParser", "build_parser", "suggest_flag"]
 
@@ -64,6 +66,13 @@ def suggest_flag(parser: LocustArgumentParser, flag: str) -> str:
 def _timespan(text: str) -> float:
     try:
         return parse_timespan(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -157,7 +166,13 @@ def _add_outputs(parser: LocustArgumentParser) -> None:
         action="store_true",
         help="Write every row to the history CSV each second, not only the Aggregated row.",
     )
-    group.add_argument("--html", dest="html_file", help="HTML report file (not available yet).")
+    group.add_argument(
+        "--html",
+        dest="html_file",
+        metavar="FILE",
+        help="Write the self-contained HTML report to FILE; {u}, {r} and {t} in the name "
+        "become the users, spawn rate and run time.",
+    )
     group.add_argument(
         "--json", action="store_true", help="Print the JSON summary to stdout at the end."
     )
@@ -201,6 +216,22 @@ def _add_run(parser: LocustArgumentParser) -> None:
     )
     group.add_argument(
         "--equal-weights", action="store_true", help="Spawn every User class equally."
+    )
+    group.add_argument(
+        "--max-body-size",
+        type=_size,
+        default=DEFAULT_MAX_BODY_SIZE,
+        metavar="SIZE",
+        help="Fail a request whose response body is larger than this on the wire: bytes or "
+        f"64KB, 64KiB, 10MB, 10MiB, 1GB, 1GiB (default {format_size(DEFAULT_MAX_BODY_SIZE)}).",
+    )
+    group.add_argument(
+        "--max-decoded-size",
+        type=_size,
+        default=DEFAULT_MAX_DECODED_SIZE,
+        metavar="SIZE",
+        help="Fail a request whose response body is larger than this once decompressed "
+        f"(default {format_size(DEFAULT_MAX_DECODED_SIZE)}).",
     )
     group.add_argument(
         "--show-task-ratio", action="store_true", help="Print the task ratios and exit."

@@ -9,6 +9,7 @@ from loadhopper.report._console import (
     format_summary,
 )
 from loadhopper.report._csv import (
+    MAX_PENDING_HISTORY_BYTES,
     CsvReport,
     exceptions_csv_rows,
     failures_csv_rows,
@@ -17,12 +18,14 @@ from loadhopper.report._csv import (
     stats_csv_header,
     stats_csv_rows,
 )
+from loadhopper.report._files import replace_file
 from loadhopper.report._format import format_ms, percentile_label
 from loadhopper.report._html import MAX_REPORT_BYTES, render_html_report, write_html_report
 from loadhopper.report._json import SCHEMA, format_json, summary_dict
 from loadhopper.report._run_info import RunInfo
 
 __all__ = [
+    "MAX_PENDING_HISTORY_BYTES",
     "MAX_REPORT_BYTES",
     "SCHEMA",
     "CsvReport",
@@ -41,6 +44,7 @@ __all__ = [
     "history_csv_rows",
     "percentile_label",
     "render_html_report",
+    "replace_file",
     "stats_csv_header",
     "stats_csv_rows",
     "summary_dict",

@@ -21,21 +21,25 @@ Values, and where they differ from Locust's:
   meaning with a flag, so loadhopper keeps the default meaning in both cases.
 - Rewritten files are replaced atomically (write, then rename), so a reader never sees a
   half-written file.
+- A failed write loses nothing: history rows wait in memory until a write succeeds (see
+  `CsvReport`), and the whole-run files are rewritten whole from the next snapshot.
 """
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
-import os
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from loadhopper.report._files import replace_file
 from loadhopper.report._format import format_ms, percentile_label
 from loadhopper.stats import RowSnapshot, StatsSnapshot
 
 __all__ = [
+    "MAX_PENDING_HISTORY_BYTES",
     "CsvReport",
     "exceptions_csv_rows",
     "failures_csv_rows",
@@ -46,6 +50,10 @@ __all__ = [
 ]
 
 _NA = "N/A"
+# History rows kept in memory while the file cannot be written. A window's rows take about
+# 200 bytes (Aggregated only: some 90 hours of windows) to 100 KB (--csv-full-history with
+# 500 rows: some 10 minutes); beyond it the oldest waiting rows are dropped.
+MAX_PENDING_HISTORY_BYTES = 64 * 1024 * 1024
 _FAILURES_HEADER = ["Method", "Name", "Error", "Occurrences", "First Seen", "Last Seen"]
 _EXCEPTIONS_HEADER = ["Count", "Message", "Traceback", "Nodes"]
 # Locust lists the worker ids an exception came from; a local run has one node.
@@ -190,21 +198,27 @@ def _encode(rows: Iterable[Sequence[str]]) -> str:
     return buffer.getvalue()
 
 
-def _replace(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 class CsvReport:
     """The four CSV files of one run, under one prefix.
 
     Constructing it touches no file; `start()` creates them with their headers,
     `append_history()` adds one window, `write()` rewrites the whole-run files.
+
+    The history survives write errors. Rows that could not be appended (too many open
+    files, a full disk, an I/O error) wait in memory, and every later append (or
+    `flush_history()`) writes all of them first, in order. The report knows how many bytes
+    of the file are good, so a write that failed halfway is cut off before the retry: each
+    row is in the file once, in order, whole. Waiting rows are bounded (`max_pending_bytes`);
+    past the bound the oldest are dropped and counted in `dropped_history_rows`.
     """
 
     def __init__(
-        self, prefix: str, percentiles: Sequence[float], *, full_history: bool = False
+        self,
+        prefix: str,
+        percentiles: Sequence[float],
+        *,
+        full_history: bool = False,
+        max_pending_bytes: int = MAX_PENDING_HISTORY_BYTES,
     ) -> None:
         """Prepare the report.
 
@@ -212,6 +226,7 @@ class CsvReport:
             prefix: the path prefix, e.g. `results/run1` gives `results/run1_stats.csv`.
             percentiles: the percentile columns, as fractions (e.g. DEFAULT_PERCENTILES).
             full_history: write every row to the history file, not only the Aggregated one.
+            max_pending_bytes: how much of the history may wait in memory for the disk.
         """
         self.stats_path = Path(f"{prefix}_stats.csv")
         self.history_path = Path(f"{prefix}_stats_history.csv")
@@ -219,22 +234,91 @@ class CsvReport:
         self.exceptions_path = Path(f"{prefix}_exceptions.csv")
         self._percentiles = tuple(percentiles)
         self._full_history = full_history
+        self._history_size = 0  # bytes of the history file known to be written whole
+        self._pending: collections.deque[tuple[bytes, int]] = collections.deque()
+        self._pending_bytes = 0
+        self._max_pending_bytes = max_pending_bytes
+        self.dropped_history_rows = 0
+
+    @property
+    def pending_history_rows(self) -> int:
+        """History rows waiting in memory for a write that succeeds."""
+        return sum(rows for _, rows in self._pending)
 
     def start(self) -> None:
-        """Create the four files, each with its header only (truncating old ones)."""
-        _replace(self.stats_path, _encode([stats_csv_header(self._percentiles)]))
-        _replace(self.history_path, _encode([history_csv_header(self._percentiles)]))
-        _replace(self.failures_path, _encode([_FAILURES_HEADER]))
-        _replace(self.exceptions_path, _encode([_EXCEPTIONS_HEADER]))
+        """Create the four files, each with its header only (truncating old ones).
+
+        Raises:
+            OSError: a file could not be created.
+        """
+        header = _encode([history_csv_header(self._percentiles)])
+        replace_file(self.history_path, header)
+        self._history_size = len(header.encode("utf-8"))
+        for path, text in self._empty_files():
+            replace_file(path, text)
 
     def append_history(self, snapshot: StatsSnapshot, user_count: int) -> None:
-        """Append one window's rows to the history file."""
+        """Append one window's rows to the history file, after any rows still waiting.
+
+        Raises:
+            OSError: the file could not be written; the rows wait for the next append or
+                `flush_history()`.
+        """
         rows = history_csv_rows(snapshot, user_count, full_history=self._full_history)
-        with self.history_path.open("a", encoding="utf-8", newline="") as handle:
-            handle.write(_encode(rows))
+        data = _encode(rows).encode("utf-8")
+        self._pending.append((data, len(rows)))
+        self._pending_bytes += len(data)
+        try:
+            self.flush_history()
+        except OSError:
+            # Only rows that still cannot be written count against the bound.
+            while self._pending_bytes > self._max_pending_bytes and len(self._pending) > 1:
+                dropped, count = self._pending.popleft()
+                self._pending_bytes -= len(dropped)
+                self.dropped_history_rows += count
+            raise
+
+    def flush_history(self) -> None:
+        """Write the history rows still waiting, if any.
+
+        Raises:
+            OSError: the file could not be written; the rows keep waiting.
+        """
+        if not self._pending:
+            return
+        data = b"".join(chunk for chunk, _ in self._pending)
+        # Unbuffered, so that nothing is left in a buffer to be flushed (or to fail) later.
+        with self.history_path.open("r+b", buffering=0) as handle:
+            # Cut off what a failed write left behind, so no row is ever written twice.
+            handle.truncate(self._history_size)
+            handle.seek(self._history_size)
+            view = memoryview(data)
+            while view:
+                view = view[handle.write(view) :]
+        self._history_size += len(data)
+        self._pending.clear()
+        self._pending_bytes = 0
+
+    def rewrites(self, snapshot: StatsSnapshot) -> tuple[tuple[Path, str], ...]:
+        """The whole-run files (stats, failures, exceptions) and their new contents."""
+        return (
+            (self.stats_path, _encode(stats_csv_rows(snapshot))),
+            (self.failures_path, _encode(failures_csv_rows(snapshot))),
+            (self.exceptions_path, _encode(exceptions_csv_rows(snapshot))),
+        )
 
     def write(self, snapshot: StatsSnapshot) -> None:
-        """Rewrite the stats, failures and exceptions files from `snapshot`."""
-        _replace(self.stats_path, _encode(stats_csv_rows(snapshot)))
-        _replace(self.failures_path, _encode(failures_csv_rows(snapshot)))
-        _replace(self.exceptions_path, _encode(exceptions_csv_rows(snapshot)))
+        """Rewrite the stats, failures and exceptions files from `snapshot`.
+
+        Raises:
+            OSError: a file could not be written (the files after it were not tried).
+        """
+        for path, text in self.rewrites(snapshot):
+            replace_file(path, text)
+
+    def _empty_files(self) -> tuple[tuple[Path, str], ...]:
+        return (
+            (self.stats_path, _encode([stats_csv_header(self._percentiles)])),
+            (self.failures_path, _encode([_FAILURES_HEADER])),
+            (self.exceptions_path, _encode([_EXCEPTIONS_HEADER])),
+        )

@@ -26,10 +26,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 from typing import TypeVar
 
 from loadhopper._exceptions import LoadhopperError
+from loadhopper.report._files import replace_file
 from loadhopper.report._format import format_ms, format_rate, percentile_label, truncate_middle
 from loadhopper.report._run_info import RunInfo
 from loadhopper.stats import (
@@ -524,11 +524,5 @@ def write_html_report(
         LoadhopperError: the `plotly` package is not installed.
         OSError: the file could not be written.
     """
-    target = Path(path)
     page = render_html_report(snapshot, run_info, locustfile_source=locustfile_source)
-    temporary = target.with_name(f".{target.name}.tmp")
-    try:
-        temporary.write_text(page, encoding="utf-8")
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    replace_file(path, page)
