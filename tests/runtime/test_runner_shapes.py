@@ -1,7 +1,8 @@
 """A LoadTestShape run ends on every kind of stop, and leaves no task of the runner behind.
 
 Each test runs on its own event loop under `asyncio.timeout`, so a run that never ends (the
-defect these tests guard against) fails the test instead of hanging the suite.
+defect these tests guard against) fails the test instead of hanging the suite. Time is a
+FakeClock's: the shape's ticks, the ramps and `-t` move only when a test advances it.
 """
 
 import asyncio
@@ -14,7 +15,7 @@ import pytest
 
 from loadhopper import LoadTestShape, StopTest, User, constant, task
 from loadhopper._exceptions import LoadhopperError
-from loadhopper.runtime import Environment, LocalRunner, RunnerState
+from loadhopper.runtime import Environment, FakeClock, LocalRunner, RunnerState
 from loadhopper.runtime import _runner as runner_module
 from loadhopper.stats import TimelinePoint
 
@@ -31,16 +32,22 @@ def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(bounded())
 
 
-async def _until(predicate: Callable[[], bool]) -> None:
+def _clock(runner: LocalRunner) -> FakeClock:
+    assert isinstance(runner.clock, FakeClock)
+    return runner.clock
+
+
+async def _until(runner: LocalRunner, predicate: Callable[[], bool]) -> None:
+    # Moving the fake clock in small steps: the ramps (1000 users/s) and the shape's
+    # once-a-second ticks go on while the test waits for what it needs.
     while not predicate():
-        await asyncio.sleep(0.005)
+        await _clock(runner).advance(0.01)
 
 
-@pytest.fixture
-def fast_shape_poll(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The runner has no fake clock yet; a shorter poll lets a shape reach its later ticks
-    # without waiting whole seconds.
-    monkeypatch.setattr(runner_module, "SHAPE_POLL_SECONDS", 0.01)
+async def _run_to_end(runner: LocalRunner) -> None:
+    run = asyncio.create_task(runner.run(0, 1))
+    await _until(runner, run.done)
+    await run
 
 
 class _Log:
@@ -82,7 +89,9 @@ def _steady(users: int) -> type[LoadTestShape]:
 
 
 def _runner(shape: type[LoadTestShape], *users: type[User], **kwargs: Any) -> LocalRunner:
-    env = Environment(user_classes=list(users) or [_idle_user()], shape_class=shape, **kwargs)
+    env = Environment(
+        user_classes=list(users) or [_idle_user()], shape_class=shape, clock=FakeClock(), **kwargs
+    )
     return env.create_local_runner()
 
 
@@ -96,7 +105,7 @@ def test_stop_and_quit_end_a_shape_run(how: str) -> None:
 
     async def main() -> None:
         run = asyncio.create_task(runner.run(0, 1))
-        await _until(lambda: runner.state is RunnerState.RUNNING)
+        await _until(runner, lambda: runner.state is RunnerState.RUNNING)
         getattr(runner, how)()
         await run
 
@@ -119,7 +128,11 @@ def test_the_run_time_ends_a_shape_that_uses_the_common_options() -> None:
     log = _Log(runner.environment)
 
     async def main() -> None:
-        await runner.run(0, 1, run_time=0.2)
+        run = asyncio.create_task(runner.run(0, 1, run_time=2.0))
+        await _clock(runner).advance(1.99)
+        assert not run.done()
+        await _clock(runner).advance(0.01)
+        await run
 
     _run(main)
     assert log.events == ["test_start", "spawned 2", "test_stopping", "test_stop"]
@@ -130,7 +143,7 @@ def test_without_the_common_options_the_run_time_is_left_to_the_shape() -> None:
 
     async def main() -> None:
         run = asyncio.create_task(runner.run(0, 1, run_time=0.05))
-        await asyncio.sleep(0.3)
+        await _clock(runner).advance(5.0)
         assert not run.done()  # -t belongs to the shape, which has not ended the test
         runner.stop()
         await run
@@ -148,14 +161,14 @@ def test_a_shape_returning_none_at_once_ends_the_run_without_users() -> None:
     log = _Log(runner.environment)
 
     async def main() -> None:
-        await runner.run(0, 1)
+        await _run_to_end(runner)
 
     _run(main)
     assert log.events == ["test_start", "test_stopping", "test_stop"]
     assert runner.environment.stats.snapshot(0).exceptions == ()
 
 
-def test_a_shape_returning_none_later_stops_its_users(fast_shape_poll: None) -> None:
+def test_a_shape_returning_none_later_stops_its_users() -> None:
     stops: list[str] = []
 
     class Stages(LoadTestShape):
@@ -168,7 +181,7 @@ def test_a_shape_returning_none_later_stops_its_users(fast_shape_poll: None) -> 
     runner = _runner(Stages, _idle_user(stops))
 
     async def main() -> None:
-        await runner.run(0, 1)
+        await _run_to_end(runner)
 
     _run(main)
     assert Stages.ticks >= 2 and stops == ["on_stop"] * 2
@@ -186,14 +199,14 @@ def test_stop_test_from_a_user_ends_a_shape_run() -> None:
     log = _Log(runner.environment)
 
     async def main() -> None:
-        await runner.run(0, 1)
+        await _run_to_end(runner)
 
     _run(main)
     assert log.events[0] == "test_start" and log.events[-2:] == ["test_stopping", "test_stop"]
     assert runner.environment.stats.snapshot(0).exceptions == ()  # a signal, not an error
 
 
-def test_stop_test_from_tick_ends_the_run_quietly(fast_shape_poll: None) -> None:
+def test_stop_test_from_tick_ends_the_run_quietly() -> None:
     class Enough(LoadTestShape):
         def tick(self) -> Any:
             if self.get_current_user_count() == 2:
@@ -203,7 +216,7 @@ def test_stop_test_from_tick_ends_the_run_quietly(fast_shape_poll: None) -> None
     runner = _runner(Enough)
 
     async def main() -> None:
-        await runner.run(0, 1)
+        await _run_to_end(runner)
 
     _run(main)
     assert runner.environment.stats.snapshot(0).exceptions == ()
@@ -220,7 +233,7 @@ def test_a_tick_that_raises_at_once_ends_the_run_with_the_error_recorded(
     log = _Log(runner.environment)
 
     async def main() -> None:
-        await runner.run(0, 1)
+        await _run_to_end(runner)
 
     with caplog.at_level(logging.ERROR, logger="loadhopper.runtime"):
         _run(main)
@@ -232,7 +245,7 @@ def test_a_tick_that_raises_at_once_ends_the_run_with_the_error_recorded(
     assert "fix its tick()" in caplog.text
 
 
-def test_a_tick_that_raises_later_stops_the_users_gently(fast_shape_poll: None) -> None:
+def test_a_tick_that_raises_later_stops_the_users_gently() -> None:
     stops: list[str] = []
 
     class Later(LoadTestShape):
@@ -244,7 +257,7 @@ def test_a_tick_that_raises_later_stops_the_users_gently(fast_shape_poll: None) 
     runner = _runner(Later, _idle_user(stops))
 
     async def main() -> None:
-        await runner.run(0, 1)
+        await _run_to_end(runner)
 
     _run(main)
     assert stops == ["on_stop"] * 3  # stopped as on any stop, not cancelled mid-air
@@ -260,7 +273,7 @@ def test_a_tick_answer_that_is_not_a_load_ends_the_run_with_the_error_recorded()
     runner = _runner(Wrong)
 
     async def main() -> None:
-        await runner.run(0, 1)
+        await _run_to_end(runner)
 
     _run(main)
     (recorded,) = runner.environment.stats.snapshot(0).exceptions
@@ -277,7 +290,7 @@ def test_without_catch_exceptions_a_failing_tick_reaches_the_caller_of_run() -> 
 
     async def main() -> None:
         with pytest.raises(ZeroDivisionError, match="stages"):
-            await runner.run(0, 1)
+            await _run_to_end(runner)
 
     _run(main)
     assert runner.state is RunnerState.STOPPED
@@ -292,7 +305,7 @@ def test_stopping_during_a_slow_ramp_ends_the_ramp_too() -> None:
 
     async def main() -> None:
         run = asyncio.create_task(runner.run(0, 1))
-        await _until(lambda: runner.user_count == 1)
+        await _until(runner, lambda: runner.user_count == 1)
         runner.stop()
         await run
 
@@ -306,7 +319,7 @@ def test_a_cancelled_shape_run_leaves_nothing_running() -> None:
 
     async def main() -> None:
         run = asyncio.create_task(runner.run(0, 1))
-        await _until(lambda: runner.user_count == 2)
+        await _until(runner, lambda: runner.user_count == 2)
         run.cancel()
         with pytest.raises(asyncio.CancelledError):
             await run
@@ -322,7 +335,7 @@ def test_a_shape_runner_runs_again_after_a_stop() -> None:
     async def main() -> None:
         for _ in range(2):
             run = asyncio.create_task(runner.run(0, 1))
-            await _until(lambda: runner.state is RunnerState.RUNNING)
+            await _until(runner, lambda: runner.state is RunnerState.RUNNING)
             runner.stop()
             await run
 
@@ -343,7 +356,7 @@ def test_nothing_can_start_the_users_again_once_the_stop_has_begun() -> None:
 
     async def main() -> None:
         run = asyncio.create_task(runner.run(0, 1))
-        await _until(lambda: runner.user_count == 1)
+        await _until(runner, lambda: runner.user_count == 1)
         runner.stop()
         await run
 
@@ -359,7 +372,7 @@ def test_the_background_set_ends_every_task_and_then_refuses_new_ones() -> None:
         async with asyncio.TaskGroup() as group:
             background = runner_module._Background(group)
             tasks = [background.start(forever(), f"t{i}") for i in range(3)]
-            await asyncio.sleep(0)
+            await FakeClock().settle()
             await background.close()
             assert all(task.cancelled() for task in tasks)
             late = forever()

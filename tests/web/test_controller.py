@@ -87,3 +87,24 @@ def test_defaults_come_from_the_command_line() -> None:
         "FailUser",
         "CrashUser",
     ]
+
+
+def test_a_test_gets_its_host_and_classes_as_parameters_not_by_changing_the_environment(
+    target: Any,
+) -> None:
+    async def scenario() -> tuple[WebController, list[str | None]]:
+        controller = _controller("http://127.0.0.1:9")
+        hosts: list[str | None] = []
+        env = controller.environment
+        env.events.spawning_complete.add_listener(lambda user_count: hosts.append(env.host))
+        controller.start(StartParameters(1, 100.0, target.url, None, ("IndexUser",)))
+        await _until(lambda: controller.runner.user_classes_count == {"IndexUser": 1})
+        controller.stop()
+        await controller.wait()
+        return controller, hosts
+
+    controller, hosts = uvloop.run(scenario())
+    assert hosts == [target.url]  # the users of the test saw the form's host
+    env = controller.environment
+    assert env.host == "http://127.0.0.1:9" and env.user_classes == list(USER_CLASSES)
+    assert controller.status().host == target.url

@@ -1,26 +1,56 @@
 """Running a test: the environment, events, runner, locustfile loading, the locust alias."""
 
+from loadhopper.runtime._clock import REAL_CLOCK, Clock, FakeClock, RealClock
 from loadhopper.runtime._debug import run_single_user
 from loadhopper.runtime._dispatch import class_sequence, spawn_schedule
+from loadhopper.runtime._distributed_names import MasterRunner, WorkerRunner
 from loadhopper.runtime._environment import Environment
 from loadhopper.runtime._events import EventHook, Events, RequestEventHook, events
 from loadhopper.runtime._limits import FileLimit, files_needed, raise_open_file_limit
+from loadhopper.runtime._load_model import (
+    SHAPE_POLL_SECONDS,
+    ClosedRamp,
+    Command,
+    LoadModel,
+    SetUsers,
+    ShapeModel,
+    StartIteration,
+)
 from loadhopper.runtime._loader import Locustfile, load_locustfile, locustfile_paths
 from loadhopper.runtime._locust_alias import install_locust_alias, uninstall_locust_alias
-from loadhopper.runtime._runner import WINDOW_SECONDS, LocalRunner, RunnerState
+from loadhopper.runtime._runner import WINDOW_SECONDS, LocalRunner
+from loadhopper.runtime._runner_protocol import Runner
 from loadhopper.runtime._shape import LoadTestShape
+from loadhopper.runtime._state import RunnerState
+from loadhopper.runtime._user_pool import DRAIN_SECONDS, UserPool
 
 __all__ = [
+    "DRAIN_SECONDS",
+    "REAL_CLOCK",
+    "SHAPE_POLL_SECONDS",
     "WINDOW_SECONDS",
+    "Clock",
+    "ClosedRamp",
+    "Command",
     "Environment",
     "EventHook",
     "Events",
+    "FakeClock",
     "FileLimit",
+    "LoadModel",
     "LoadTestShape",
     "LocalRunner",
     "Locustfile",
+    "MasterRunner",
+    "RealClock",
     "RequestEventHook",
+    "Runner",
     "RunnerState",
+    "SetUsers",
+    "ShapeModel",
+    "StartIteration",
+    "UserPool",
+    "WorkerRunner",
     "class_sequence",
     "events",
     "files_needed",

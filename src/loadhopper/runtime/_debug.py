@@ -124,14 +124,14 @@ def run_single_user(
         include_payload=include_payload,
     )
     hooks.request.add_listener(printer)
+    # The module-level events outlive this run: they record into it only while it runs.
     try:
-        hooks.init.fire(environment=env, runner=None, web_ui=None)
-        printer.header()
-        _run_loop(_run_user(user_class(env)))
+        with hooks.request.recording_into(env.stats.record):
+            hooks.init.fire(environment=env, runner=None, web_ui=None)
+            printer.header()
+            _run_loop(_run_user(user_class(env)))
     finally:
         hooks.request.remove_listener(printer)
-        # The module-level events outlive this run; do not leave them recording into it.
-        hooks.request.recorder = None
 
 
 async def _run_user(user: User) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from loadhopper._exceptions import LoadhopperError
 from loadhopper.http import BodyLimits
+from loadhopper.runtime._clock import REAL_CLOCK, Clock
 from loadhopper.runtime._events import Events
 from loadhopper.stats import DEFAULT_PERCENTILES, StatsCollector, capped_message, template_url
 from loadhopper.user import User
@@ -18,7 +19,9 @@ from loadhopper.user._task import TagFilter
 from loadhopper.user._user_environment import RequestSink, UrlNamer
 
 if TYPE_CHECKING:
+    from loadhopper.runtime._distributed_names import MasterRunner, WorkerRunner
     from loadhopper.runtime._runner import LocalRunner
+    from loadhopper.runtime._runner_protocol import Runner
 
 __all__ = ["Environment"]
 
@@ -53,7 +56,8 @@ class Environment:
         tags: run only tasks with at least one of these tags (None: all tasks).
         exclude_tags: skip tasks with any of these tags.
         events: the event hooks; a fresh `Events()` when None.
-        host: overrides every User class's `host` (the class itself is left unchanged).
+        host: overrides every User class's `host` (the class itself is left unchanged); a
+            test may override it in turn (`runner.run(..., host=...)`).
         reset_stats: reset the statistics once spawning completes.
         stop_timeout: seconds users get to finish their current task when the test stops;
             None or 0 stops them at once (users that are waiting always stop at once).
@@ -67,6 +71,8 @@ class Environment:
         body_limits: the default response size bounds of HTTP users (`--max-body-size`,
             `--max-decoded-size`); a User class's own `max_body_size` or
             `max_decoded_size` wins over them.
+        clock: where the run reads time and waits; the real clock when None (tests pass a
+            `FakeClock`).
     """
 
     def __init__(
@@ -85,6 +91,7 @@ class Environment:
         max_stats_rows: int = 500,
         percentiles: Sequence[float] = DEFAULT_PERCENTILES,
         body_limits: BodyLimits | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.user_classes: list[type[User]] = list(user_classes or [])
         self.shape_class = shape_class
@@ -92,22 +99,47 @@ class Environment:
         self.exclude_tags = None if exclude_tags is None else frozenset(exclude_tags)
         self.task_filter = TagFilter(self.tags, self.exclude_tags)
         self.events = Events() if events is None else events
-        self.host = host
+        self.clock: Clock = REAL_CLOCK if clock is None else clock
+        self._host = host
+        self._test_host: str | None = None
         self.reset_stats = reset_stats
         self.stop_timeout = stop_timeout
         self.catch_exceptions = catch_exceptions
         self.parsed_options = parsed_options
         self.template_names = template_names
         self.url_namer: UrlNamer | None = template_url if template_names else None
-        self.stats = StatsCollector(time.time(), percentiles, max_stats_rows)
-        self.runner: LocalRunner | None = None
+        self.stats = StatsCollector(self.clock.time(), percentiles, max_stats_rows)
+        self.runner: Runner | None = None
         self.web_ui: Any = None
         self.process_exit_code: int | None = None
         self.equal_weights = False
         self.body_limits = BodyLimits() if body_limits is None else body_limits
-        # Custom clients fire events.request; this makes their samples reach the stats.
-        self.events.request.recorder = self.stats.record
+        if events is None:
+            # Custom clients fire events.request; this makes their samples reach the stats.
+            # These events are this environment's own, so binding them touches no one
+            # else's; shared events (the module-level `events` of locustfiles) are bound
+            # by the runner for the length of each test only.
+            self.events.request.recorder = self.stats.record
         self.request_sink: RequestSink = self._build_request_sink()
+
+    @property
+    def host(self) -> str | None:
+        """The target host: the running test's own if it set one, else `-H/--host`."""
+        return self._test_host if self._test_host is not None else self._host
+
+    @host.setter
+    def host(self, host: str | None) -> None:
+        self._host = host
+
+    @contextmanager
+    def testing_host(self, host: str | None) -> Iterator[None]:
+        """Make `host` (when not None) the target while one test runs (the runner's use)."""
+        previous = self._test_host
+        self._test_host = host
+        try:
+            yield
+        finally:
+            self._test_host = previous
 
     def create_local_runner(self) -> LocalRunner:
         """Create the runner for this environment (one per environment)."""
@@ -117,8 +149,21 @@ class Environment:
             raise LoadhopperError(
                 "this environment already has a runner; create a new Environment for another"
             )
-        self.runner = LocalRunner(self)
-        return self.runner
+        runner = LocalRunner(self)
+        self.runner = runner
+        return runner
+
+    def create_master_runner(self, *args: Any, **kwargs: Any) -> MasterRunner:
+        """Locust's master runner: refused until loadhopper runs distributed tests."""
+        from loadhopper.runtime._distributed_names import MasterRunner
+
+        return MasterRunner(self, *args, **kwargs)
+
+    def create_worker_runner(self, *args: Any, **kwargs: Any) -> WorkerRunner:
+        """Locust's worker runner: refused until loadhopper runs distributed tests."""
+        from loadhopper.runtime._distributed_names import WorkerRunner
+
+        return WorkerRunner(self, *args, **kwargs)
 
     def assign_equal_weights(self) -> None:
         """Spawn every user class equally, whatever their `weight` (`--equal-weights`)."""

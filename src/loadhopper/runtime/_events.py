@@ -90,6 +90,16 @@ class RequestEventHook(EventHook):
             )
         super().fire(reverse=reverse, **kwargs)
 
+    @contextmanager
+    def recording_into(self, recorder: RequestRecorder) -> Iterator[None]:
+        """Record fired samples with `recorder` inside the block (one test), then as before."""
+        previous = self.recorder
+        self.recorder = recorder
+        try:
+            yield
+        finally:
+            self.recorder = previous
+
     def notify(self, **kwargs: Any) -> None:
         """Call the listeners only (the sample was already recorded)."""
         EventHook.fire(self, **kwargs)

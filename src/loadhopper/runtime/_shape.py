@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from loadhopper.runtime._clock import REAL_CLOCK, Clock
 from loadhopper.user import User
 
 if TYPE_CHECKING:
-    from loadhopper.runtime._runner import LocalRunner
+    from loadhopper.runtime._runner_protocol import Runner
 
 __all__ = ["LoadTestShape", "ShapeTarget", "ShapeTick", "read_tick"]
 
@@ -34,6 +34,9 @@ class LoadTestShape:
 
     abstract: ClassVar[bool] = True
     use_common_options: ClassVar[bool] = False
+    # The run's clock, given by the runner when the test starts (a class default, so that
+    # a subclass whose __init__ skips ours still has one).
+    _clock: Clock = REAL_CLOCK
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -41,16 +44,16 @@ class LoadTestShape:
             cls.abstract = False
 
     def __init__(self) -> None:
-        self.runner: LocalRunner | None = None
-        self.start_time = time.monotonic()
+        self.runner: Runner | None = None
+        self.start_time = self._clock.monotonic()
 
     def reset_time(self) -> None:
         """Restart the shape's clock (the runner does this when the test starts)."""
-        self.start_time = time.monotonic()
+        self.start_time = self._clock.monotonic()
 
     def get_run_time(self) -> float:
         """Seconds since the test (or the last `reset_time()`) started."""
-        return time.monotonic() - self.start_time
+        return self._clock.monotonic() - self.start_time
 
     def get_current_user_count(self) -> int:
         """How many users run now."""

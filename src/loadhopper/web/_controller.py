@@ -1,7 +1,9 @@
 """WebController: the test lifecycle behind the web UI, on the runner's event loop.
 
-Theory of operation. One `LocalRunner` runs one test at a time; `start()` begins a test as
-an asyncio task that awaits `runner.run(...)`, `edit()` retargets it with `runner.start()`,
+Theory of operation. One runner (any `Runner`) runs one test at a time; `start()` begins a
+test as an asyncio task that awaits `runner.run(...)` with the form's parameters (host and
+classes included: the environment is never changed), `edit()` retargets it with
+`runner.start()`,
 `stop()` asks it to end, and after it has ended `start()` may begin the next one. The
 controller listens to the runner's one-second windows and keeps, across tests and stats
 resets, what a reopened browser tab needs: the chart timeline (bounded), the marks where each
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from loadhopper import __version__
 from loadhopper._exceptions import ConfigError, LoadhopperError
 from loadhopper.report import RunInfo, history_csv_header, history_csv_rows
-from loadhopper.runtime import Environment, LocalRunner, RunnerState
+from loadhopper.runtime import Environment, Runner, RunnerState
 from loadhopper.stats import StatsSnapshot, TimelinePoint
 from loadhopper.user import User
 from loadhopper.web._parameters import EditParameters, StartParameters
@@ -38,6 +40,8 @@ TIMELINE_LIMIT = 3600
 # History CSV rows (Aggregated only) kept for the download: six hours at one row a second,
 # about 1.5 MB of text. The --csv file on disk has no such cap.
 HISTORY_LIMIT = 6 * 3600
+# States in which a test can no longer be changed.
+_ENDED = frozenset({RunnerState.STOPPING, RunnerState.CLEANUP, RunnerState.STOPPED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +123,7 @@ class WebController:
             defaults: what the start form shows first (the command line's -u, -r, -t, -H).
         """
         self.environment = environment
-        self.runner: LocalRunner = environment.runner or environment.create_local_runner()
+        self.runner: Runner = environment.runner or environment.create_local_runner()
         self.locustfile = locustfile
         self.locustfile_source = locustfile_source
         self.all_classes: tuple[type[User], ...] = tuple(environment.user_classes)
@@ -208,9 +212,12 @@ class WebController:
         )
 
     def _host(self) -> str | None:
-        if self.environment.host:
-            return self.environment.host
-        return _class_host(list(self.environment.user_classes))
+        params = self._parameters
+        if params is not None and params.host:
+            return params.host
+        if self.default_host:
+            return self.default_host
+        return _class_host(list(self._classes(params.user_classes if params else ())))
 
     async def wait_for_change(self, timeout: float) -> None:
         """Return at the next window or control action, or after `timeout` seconds."""
@@ -233,11 +240,7 @@ class WebController:
         """
         if self.running:
             raise LoadhopperError("A test is already running; stop it before starting a new one.")
-        classes = self._classes(parameters.user_classes)
-        env = self.environment
-        # An empty host field means "as the command line said": -H, else each class's own.
-        env.host = parameters.host or self.default_host
-        env.user_classes = list(classes)
+        self._classes(parameters.user_classes)  # an unknown class is refused before anything
         self._parameters = parameters
         self._error = None
         self.finished = None
@@ -255,7 +258,7 @@ class WebController:
         Raises:
             LoadhopperError: no test is running.
         """
-        if not self.running or self.runner.state in (RunnerState.STOPPING, RunnerState.STOPPED):
+        if not self.running or self.runner.state in _ENDED:
             raise LoadhopperError("No test is running; start one before changing its users.")
         self.runner.start(parameters.users, parameters.spawn_rate)
         if self._parameters is not None:
@@ -307,7 +310,15 @@ class WebController:
 
     async def _run(self, parameters: StartParameters, start: float) -> None:
         try:
-            await self.runner.run(parameters.users, parameters.spawn_rate, parameters.run_time)
+            await self.runner.run(
+                parameters.users,
+                parameters.spawn_rate,
+                parameters.run_time,
+                # An empty host field means "as the command line said": -H, else each
+                # class's own; the runner falls back to the environment's host on None.
+                host=parameters.host or None,
+                user_classes=self._classes(parameters.user_classes),
+            )
         except asyncio.CancelledError:
             logger.warning("The test was cancelled before its users had stopped.")
         except Exception as exc:

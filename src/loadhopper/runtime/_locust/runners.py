@@ -1,20 +1,35 @@
-"""`locust.runners` for locustfiles run by loadhopper (local runs only)."""
+"""`locust.runners` for locustfiles run by loadhopper: the runners and Locust's state names.
 
-from loadhopper.runtime._runner import LocalRunner, RunnerState
+Only local runs exist: `MasterRunner` and `WorkerRunner` are real classes (so that
+`isinstance(environment.runner, WorkerRunner)` is simply False) that refuse to be built.
+"""
 
-# Locust's state names, for code that compares `runner.state` with them.
+from loadhopper.runtime._distributed_names import MasterRunner, WorkerRunner
+from loadhopper.runtime._runner import LocalRunner
+from loadhopper.runtime._runner_protocol import Runner
+from loadhopper.runtime._state import RunnerState
+
+# Locust's state names (its values too: "ready", "spawning", ...), for code that compares
+# `runner.state` with them.
 STATE_INIT = RunnerState.READY
 STATE_SPAWNING = RunnerState.SPAWNING
 STATE_RUNNING = RunnerState.RUNNING
+STATE_CLEANUP = RunnerState.CLEANUP
 STATE_STOPPING = RunnerState.STOPPING
 STATE_STOPPED = RunnerState.STOPPED
+STATE_MISSING = RunnerState.MISSING
 
 __all__ = [
+    "STATE_CLEANUP",
     "STATE_INIT",
+    "STATE_MISSING",
     "STATE_RUNNING",
     "STATE_SPAWNING",
     "STATE_STOPPED",
     "STATE_STOPPING",
     "LocalRunner",
+    "MasterRunner",
+    "Runner",
     "RunnerState",
+    "WorkerRunner",
 ]

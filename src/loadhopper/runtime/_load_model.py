@@ -1,0 +1,189 @@
+"""Load models: what decides when work starts. The runner asks one; it does not know which.
+
+A model is an async iterator of *commands* to the runner, and it keeps its own time on the
+run's clock between two commands:
+
+- `SetUsers(n, rate, classes)`: a closed model's only command: run `n` users (of `classes`,
+  or of every class), starting or stopping them at `rate` per second on the way there;
+- `StartIteration(user_class, intended_start)`: an open model's command: run one iteration
+  (one pass of a user's tasks) now, that was due at `intended_start`, so that its latency
+  can be measured from when it should have started (coordinated omission);
+- `StopTest(reason)`: end the test.
+
+A model that runs out of commands is done *changing* the load, not done with the test: the
+closed ramp says `SetUsers` once and then leaves the users running until `-t`, a stop, or a
+user's StopTest. Two models exist: `ClosedRamp` (`-u/-r`) and `ShapeModel` (a
+LoadTestShape). The arrival-rate models of the next issues yield `StartIteration`s; the
+runner refuses them until then.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from loadhopper._exceptions import StopTest as StopTestSignal
+from loadhopper.runtime._clock import Clock
+from loadhopper.runtime._environment import user_frames
+from loadhopper.runtime._shape import LoadTestShape, ShapeTarget, read_tick
+from loadhopper.stats import StatsCollector
+from loadhopper.user import User
+
+__all__ = [
+    "SHAPE_POLL_SECONDS",
+    "ClosedRamp",
+    "Command",
+    "LoadModel",
+    "SetUsers",
+    "ShapeModel",
+    "StartIteration",
+    "StopTest",
+]
+
+logger = logging.getLogger(__name__)
+
+SHAPE_POLL_SECONDS = 1.0
+"""How often a LoadTestShape's tick() is called (Locust polls about once a second)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetUsers:
+    """Run `user_count` users, ramping at `spawn_rate` per second.
+
+    Attributes:
+        user_count: the users wanted.
+        spawn_rate: users started or stopped per second on the way there.
+        user_classes: run only these classes; None runs every class of the test.
+    """
+
+    user_count: int
+    spawn_rate: float
+    user_classes: tuple[type[User], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartIteration:
+    """Run one iteration of a `user_class` user now (open models).
+
+    Attributes:
+        user_class: whose tasks the iteration runs.
+        intended_start: when the schedule wanted it to start, on the run's monotonic clock.
+    """
+
+    user_class: type[User]
+    intended_start: float
+
+
+@dataclass(frozen=True, slots=True)
+class StopTest:
+    """End the test.
+
+    Attributes:
+        reason: one line for the log, e.g. "the load shape returned None".
+    """
+
+    reason: str
+
+
+Command = SetUsers | StartIteration | StopTest
+"""What a load model tells the runner."""
+
+
+class LoadModel(Protocol):
+    """Decides when work starts: the runner iterates `commands()` until the test ends."""
+
+    @property
+    def honours_run_time(self) -> bool:
+        """Whether `-t/--run-time` ends the test (a shape without common options: no)."""
+
+    def commands(self, clock: Clock) -> AsyncIterator[Command]:
+        """The commands, each yielded when it is due on `clock`."""
+
+
+class ClosedRamp:
+    """The `-u/-r` model: `user_count` users, started at `spawn_rate` per second.
+
+    Args:
+        user_count: the users to run.
+        spawn_rate: users started per second.
+        user_classes: only these classes; None runs every class.
+    """
+
+    honours_run_time = True
+
+    def __init__(
+        self,
+        user_count: int,
+        spawn_rate: float,
+        user_classes: tuple[type[User], ...] | None = None,
+    ) -> None:
+        self.target = SetUsers(user_count, spawn_rate, user_classes)
+
+    async def commands(self, clock: Clock) -> AsyncIterator[Command]:
+        yield self.target
+
+
+class ShapeModel:
+    """A LoadTestShape: `tick()` polled once a second on the clock, a change retargets.
+
+    The shape ends the test by returning None, by raising StopTest, or by failing. A failure
+    (an exception in tick(), or an answer that is not a load) is recorded like an error in
+    a task and ends the test, so that the summary and the reports still come out: keeping
+    the last load would run forever, and calling a broken tick() every second would only
+    repeat its error. Without `catch_exceptions` the error propagates to `run()`'s caller.
+
+    Args:
+        shape: the shape, already attached to the runner.
+        stats: where a failing tick() is recorded.
+        catch_exceptions: record a failing tick() and stop (True), or raise it (False).
+    """
+
+    def __init__(self, shape: LoadTestShape, stats: StatsCollector, catch_exceptions: bool) -> None:
+        self.shape = shape
+        self._stats = stats
+        self._catch = catch_exceptions
+
+    @property
+    def honours_run_time(self) -> bool:
+        return self.shape.use_common_options
+
+    async def commands(self, clock: Clock) -> AsyncIterator[Command]:
+        shape = self.shape
+        last: ShapeTarget | None = None
+        while True:
+            try:
+                target = read_tick(shape, shape.tick())
+            except StopTestSignal:
+                logger.warning("%s raised StopTest: stopping the test", type(shape).__name__)
+                yield StopTest(f"{type(shape).__name__} raised StopTest")
+                return
+            except Exception as error:
+                self._report(error)
+                if not self._catch:
+                    raise
+                yield StopTest(f"{type(shape).__name__}.tick() failed")
+                return
+            if target is None:
+                logger.info("the load shape returned None: stopping")
+                yield StopTest("the load shape returned None")
+                return
+            if target != last:
+                yield SetUsers(target.user_count, target.spawn_rate, target.user_classes)
+            last = target
+            await clock.sleep(SHAPE_POLL_SECONDS)
+
+    def _report(self, error: Exception) -> None:
+        """Log a failed tick() and record it, for the exceptions table and the exit code."""
+        frames = user_frames(error)
+        message = f"{type(error).__name__}: {error}"
+        self._stats.record_exception(message, "".join(traceback.format_list(frames)))
+        logger.error(
+            "The load shape %s failed (%s), so the test stops; fix its tick(), which must "
+            "return (users, spawn_rate) or None.",
+            type(self.shape).__name__,
+            message,
+            exc_info=error,
+        )
