@@ -157,7 +157,7 @@ collector = StatsCollector(1_700_000_000.0, DEFAULT_PERCENTILES, 500)
 for ms in (1.0, 2.0, 3.0):
     collector.record("GET", "/", ms, 10, None)
 collector.record("GET", "/fail", 4.0, 0, "HTTPError: 500")
-point = collector.close_window(1_700_000_001.0, 2)
+point = collector.window_point(collector.close_window(1_700_000_001.0, 2).window_index)
 snapshot = collector.snapshot(1_700_000_001.0)
 run = RunInfo(1_700_000_000.0, 1_700_000_001.0, 2, 1.0, 1.0, "http://x", "locustfile.py", "0")
 render_html_report(snapshot, run, locustfile_source=None)  # loads plotly.js before the limit
@@ -175,7 +175,7 @@ outputs = Outputs(options, DEFAULT_PERCENTILES, retry=Retry(delays=(0.1, 0.3, 1.
 outputs.start()
 outputs.on_window(snapshot, point)
 exhaust()
-later = collector.close_window(1_700_000_002.0, 3)
+later = collector.window_point(collector.close_window(1_700_000_002.0, 3).window_index)
 outputs.on_window(collector.snapshot(1_700_000_002.0), later)  # fails: its row waits
 ok = outputs.finish(snapshot, run)
 release()

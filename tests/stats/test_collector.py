@@ -22,6 +22,11 @@ def row(snap_rows: tuple[RowSnapshot, ...], method: str, name: str) -> RowSnapsh
     return found
 
 
+def close(c: StatsCollector, now: float, user_count: int) -> TimelinePoint:
+    """Close a window and return its timeline point, as the runner does."""
+    return c.window_point(c.close_window(now, user_count).window_index)
+
+
 def test_rows_count_requests_and_take_latencies_from_successes_only() -> None:
     # Latencies below 2.048 ms sit in 1 µs-wide buckets, so every column here is exact.
     c = StatsCollector(start_time=T0, percentiles=(0.5, 1.0))
@@ -171,7 +176,7 @@ def test_close_window_reports_this_window_only() -> None:
     c = StatsCollector(start_time=T0)
     for ms in (0.1, 0.2, 0.3, 0.4):
         c.record("GET", "/", ms, 0, None)
-    first = c.close_window(T0 + 1, user_count=4)
+    first = close(c, T0 + 1, user_count=4)
     assert first == TimelinePoint(
         time=T0 + 1,
         user_count=4,
@@ -186,11 +191,11 @@ def test_close_window_reports_this_window_only() -> None:
     )
     c.record("GET", "/", 1.0, 0, None)
     c.record("GET", "/", 9.0, 0, "bad")
-    second = c.close_window(T0 + 3, user_count=5)  # a two-second window
+    second = close(c, T0 + 3, user_count=5)  # a two-second window
     assert (second.rps, second.fail_per_sec) == (1.0, 0.5)
     assert (second.p50, second.p99, second.avg_response_time) == (1.0, 1.0, 1.0)
     assert (second.total_requests, second.total_failures) == (6, 1)
-    empty = c.close_window(T0 + 4, user_count=5)
+    empty = close(c, T0 + 4, user_count=5)
     assert (empty.rps, empty.p50, empty.avg_response_time) == (0.0, None, None)
     assert c.snapshot(T0 + 4).timeline == (first, second, empty)
 
@@ -199,7 +204,7 @@ def test_window_percentiles_above_two_ms_are_bucket_midpoints() -> None:
     c = StatsCollector(start_time=T0)
     for ms in (100.0, 200.0, 300.0):
         c.record("GET", "/", ms, 0, None)
-    point = c.close_window(T0 + 1, user_count=1)
+    point = close(c, T0 + 1, user_count=1)
     assert point.p50 == pytest.approx(200.0, rel=1 / 2048)
     assert point.p99 == 300.0  # rank N is the exact max
     assert point.avg_response_time == 200.0  # the mean is exact
@@ -208,7 +213,7 @@ def test_window_percentiles_above_two_ms_are_bucket_midpoints() -> None:
 def test_a_window_of_no_length_reports_zero_rates() -> None:
     c = StatsCollector(start_time=T0)
     c.record("GET", "/", 1.0, 0, None)
-    point = c.close_window(T0, user_count=1)
+    point = close(c, T0, user_count=1)
     assert (point.rps, point.total_requests) == (0.0, 1)
 
 
@@ -262,7 +267,7 @@ def test_reset_clears_everything_and_restarts_the_clock() -> None:
     assert snap.total.current_rps == 0.0
     assert (snap.start_time, snap.overflowed, c.overflowed) == (T0 + 5, False, False)
     c.record("GET", "/", 2.0, 0, None)
-    point = c.close_window(T0 + 7, 1)
+    point = close(c, T0 + 7, 1)
     assert (point.rps, point.total_requests) == (0.5, 1)
     assert c.snapshot(T0 + 7).total.total_rps == 0.5
 

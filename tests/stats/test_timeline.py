@@ -69,3 +69,22 @@ def test_clear_restores_full_resolution() -> None:
 def test_refuses_a_tiny_capacity() -> None:
     with pytest.raises(ValueError, match="at least 2"):
         Timeline(capacity=1)
+
+
+def test_append_numbers_the_windows_and_replace_swaps_a_kept_point() -> None:
+    timeline = Timeline(capacity=4)
+    seqs = [timeline.append(point(seq)) for seq in range(3)]
+    assert seqs == [0, 1, 2]
+    timeline.replace(1, point(100))
+    assert [p.time for p in timeline.points()] == [0, 100, 2]
+
+
+def test_replace_finds_a_point_after_decimation_and_ignores_a_dropped_one() -> None:
+    timeline = Timeline(capacity=4)
+    for seq in range(9):  # kept: windows 0, 4, 8 (stride 4)
+        timeline.append(point(seq))
+    timeline.replace(4, point(104))
+    timeline.replace(8, point(108))
+    timeline.replace(6, point(106))  # dropped by decimation: nothing to replace
+    timeline.replace(12, point(112))  # not appended yet
+    assert [p.time for p in timeline.points()] == [0, 104, 108]

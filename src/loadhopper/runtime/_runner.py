@@ -345,12 +345,9 @@ class LocalRunner:
 
     def _close_window(self, user_count: int) -> None:
         stats = self.environment.stats
-        closed = stats.close_window(self.clock.time(), user_count)
-        # The collector now hands back the window's delta (for a master to merge); the
-        # listeners want the point it made. Tolerate the older return, the point itself,
-        # while the stats change lands.
-        point = (
-            closed if isinstance(closed, TimelinePoint) else stats.window_point(closed.window_index)
-        )
+        # The collector hands back the window's delta (what a worker ships to a master); the
+        # listeners want the timeline point that window made.
+        delta = stats.close_window(self.clock.time(), user_count)
+        point = stats.window_point(delta.window_index)
         for listener in list(self.window_listeners):
             listener(point)

@@ -2,10 +2,12 @@
 
 The runtime feeds a `StatsCollector` (one `record` per request, one `close_window` per
 second) and reads `StatsSnapshot`s from it; reports and the web UI read only the snapshot
-records. See docs/internals.md for the contract.
+records. `close_window` returns a `WindowDelta`, what the window added, with a versioned
+wire form; a master `merge`s its workers' deltas. See docs/internals.md for the contract.
 """
 
 from loadhopper.stats._collector import DEFAULT_PERCENTILES, StatsCollector
+from loadhopper.stats._delta import ExceptionDelta, FailureDelta, RowDelta, WindowDelta
 from loadhopper.stats._entry_view import EntryView
 from loadhopper.stats._errors import normalise_error
 from loadhopper.stats._exceptions_log import capped_message
@@ -22,13 +24,17 @@ from loadhopper.stats._snapshot import (
 __all__ = [
     "DEFAULT_PERCENTILES",
     "EntryView",
+    "ExceptionDelta",
     "ExceptionSnapshot",
+    "FailureDelta",
     "FailureSnapshot",
     "Histogram",
+    "RowDelta",
     "RowSnapshot",
     "StatsCollector",
     "StatsSnapshot",
     "TimelinePoint",
+    "WindowDelta",
     "capped_message",
     "normalise_error",
     "template_url",

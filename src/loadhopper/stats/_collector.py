@@ -3,10 +3,19 @@
 Theory of operation. `record` is the per-request hot path: one dict lookup for the row, one
 integer add, one histogram increment into the row's *open-window* histogram (and, only for a
 failure, the failure log). Everything else happens once a second in `close_window`, which
-folds each row's open window into its cumulative histograms and into the window's aggregate
-(whose percentiles become the timeline point), then adds the aggregate to the run's total
-histogram. That keeps the Aggregated row's merge cost off the hot path: per second it is the
-number of buckets touched, not the number of requests.
+takes every row's open window out as a `WindowDelta` (`_delta.py`) and folds that delta into
+the cumulative state: each row's cumulative histograms, the run's total histogram behind the
+Aggregated row, and the open window of the delta's index (`_windows.py`), whose merged
+histogram gives the timeline point. That keeps the Aggregated row's merge cost off the hot
+path: per second it is the number of buckets touched, not the number of requests.
+
+`merge` folds in a delta from another collector along the very same path, so N merged
+processes hold exactly what one process fed every request would hold: the same rows, the
+same histograms and so the same percentiles, the same failure and exception groups, the
+same timeline points (deltas of one window index make one point). A collector may both
+record and merge (nothing is counted twice): its own requests reach the cumulative state
+only through its own deltas, and what it merged is never handed out again in its deltas.
+Failures and exceptions are grouped as they happen (the logs keep what each window added).
 
 The collector never reads a clock: the caller passes `now` (epoch seconds) to every method
 that needs a time. Failures' first/last seen are the start of the window they happened in.
@@ -14,14 +23,18 @@ that needs a time. Failures' first/last seen are the start of the window they ha
 Rows are capped at `max_rows`. Past the cap a new (method, name) is counted in an overflow
 row named `[other]` with the request's method (one per method, so GET and POST stay apart;
 past `MAX_OVERFLOW_METHODS` distinct methods the method also becomes `[other]`), and
-`overflowed` turns True.
+`overflowed` turns True. A merged delta's rows obey the same cap, and another process's
+overflow row counts in this collector's overflow row of the same method.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Iterator, Mapping, Sequence
 
-from loadhopper.stats._entry import RING_SLOTS, Entry
+from loadhopper.stats._delta import FailureDelta, RowDelta, WindowDelta
+from loadhopper.stats._entry import Entry
 from loadhopper.stats._entry_view import EntryView, RowSource
 from loadhopper.stats._errors import FailureLog
 from loadhopper.stats._exceptions_log import ExceptionLog
@@ -33,6 +46,7 @@ from loadhopper.stats._snapshot import (
     TimelinePoint,
 )
 from loadhopper.stats._timeline import DEFAULT_TIMELINE_CAPACITY, Timeline
+from loadhopper.stats._windows import OpenWindows
 
 __all__ = ["DEFAULT_PERCENTILES", "OVERFLOW_NAME", "StatsCollector"]
 
@@ -42,8 +56,6 @@ DEFAULT_PERCENTILES = (0.50, 0.66, 0.75, 0.80, 0.90, 0.95, 0.98, 0.99, 0.999, 0.
 OVERFLOW_NAME = "[other]"
 MAX_OVERFLOW_METHODS = 16  # HTTP has 9 methods; custom clients may invent a few more
 AGGREGATED_NAME = "Aggregated"  # Locust's name for the total row
-
-_WINDOW_PERCENTILES = (0.50, 0.95, 0.99)
 
 
 def _ms(value_us: float | None) -> float | None:
@@ -81,8 +93,7 @@ class _Aggregate:
         return merged
 
     def ring_totals(self) -> tuple[int, int]:
-        c = self._collector
-        return sum(c._ring_requests), sum(c._ring_failures)
+        return self._collector._windows.ring_totals()
 
 
 class StatsCollector:
@@ -97,9 +108,13 @@ class StatsCollector:
             counted in one overflow group.
         max_exception_groups: The same cap for user-code exceptions.
         timeline_capacity: The most points the timeline holds before it is decimated.
+        window_seconds: The length of a window, which numbers them: a window that starts
+            at epoch time t has index floor(t / window_seconds). Every process whose
+            deltas are merged together must use the same length.
 
     Raises:
-        ValueError: a percentile is outside [0, 1] or a cap is below 1.
+        ValueError: a percentile is outside [0, 1], a cap is below 1, or the window length
+            is not a positive number of seconds.
     """
 
     def __init__(
@@ -111,12 +126,17 @@ class StatsCollector:
         max_failure_groups: int = 1000,
         max_exception_groups: int = 1000,
         timeline_capacity: int = DEFAULT_TIMELINE_CAPACITY,
+        window_seconds: float = 1.0,
     ) -> None:
         bad = [q for q in percentiles if not 0.0 <= q <= 1.0]
         if bad:
             raise ValueError(f"Percentiles must be between 0 and 1 (0.95 for p95), got {bad}.")
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}.")
+        if not (math.isfinite(window_seconds) and window_seconds > 0):
+            raise ValueError(
+                f"window_seconds must be a positive number of seconds, got {window_seconds}."
+            )
         self.percentiles: tuple[float, ...] = tuple(float(q) for q in percentiles)
         self._max_rows = max_rows
         self._rows: dict[tuple[str, str], Entry] = {}
@@ -124,21 +144,19 @@ class StatsCollector:
         self._failures = FailureLog(max_failure_groups)
         self._exceptions = ExceptionLog(max_exception_groups)
         self._timeline = Timeline(timeline_capacity)
-        self._window_successes = Histogram()  # reused every window
-        self._successes_total = Histogram()  # closed windows, every row
+        self._windows = OpenWindows(self._timeline)
+        self._window_seconds = float(window_seconds)
+        self._successes_total = Histogram()  # folded deltas, every row
         self._aggregate = _Aggregate(self)
         self._start(start_time)
 
     def _start(self, now: float) -> None:
         self._start_time = now
         self._window_start = now
+        self._last_index: int | None = None  # of this collector's own last closed window
         self._last_time = now
-        self._closed_requests = 0
+        self._closed_requests = 0  # folded deltas, every row
         self._closed_failures = 0
-        self._ring_slot = 0
-        self._ring_durations = [0.0] * RING_SLOTS
-        self._ring_requests = [0] * RING_SLOTS
-        self._ring_failures = [0] * RING_SLOTS
         self.overflowed = False
 
     # ---- writing ---------------------------------------------------------------------------
@@ -164,7 +182,7 @@ class StatsCollector:
             entry = self._rows[(method, name)]
         except KeyError:
             entry = self._entry_for_new_key(method, name)
-        entry.total_content_length += length
+        entry.content_length_window += length
         if error is None:
             entry.successes_window.record_ms(response_time_ms)
         else:
@@ -175,6 +193,9 @@ class StatsCollector:
         if len(self._rows) < self._max_rows:
             entry = self._rows[(method, name)] = Entry(method, name)
             return entry
+        return self._overflow_entry(method)
+
+    def _overflow_entry(self, method: str) -> Entry:
         self.overflowed = True
         overflow = self._overflow_rows.get(method)
         if overflow is None:
@@ -187,55 +208,98 @@ class StatsCollector:
 
     def record_exception(self, message: str, traceback: str) -> None:
         """Count one exception raised by user code (grouped by message and traceback)."""
-        self._exceptions.record(message, traceback)
+        self._exceptions.record(message, traceback, seen=self._window_start)
 
-    def close_window(self, now: float, user_count: int) -> TimelinePoint:
+    def close_window(self, now: float, user_count: int) -> WindowDelta:
         """Close the current window (normally one second long) and start the next.
 
-        The window's counts go into the 10-window ring behind the "current" rates, its
-        successful latencies give the point's percentiles and average, and the point is
-        appended to the timeline. A window of zero or negative length reports 0 rates.
+        The window is taken out as a delta and folded in like a merged one: its counts go
+        into the rows and the ring behind the "current" rates, and its successful
+        latencies into the timeline point of its index (`window_point`). A window of zero
+        or negative length reports 0 rates.
 
         Args:
             now: The end of the window (epoch seconds).
             user_count: How many users were running.
 
         Returns:
-            The closed window as a timeline point.
+            What the window added, to ship to a master (`merge` on the other side). Its
+            index is floor(start / window_seconds), or one past this collector's previous
+            window when that would repeat an index (two windows of one process never
+            share a point).
         """
-        slot = self._ring_slot
-        window = self._window_successes
+        start = self._window_start
+        index = math.floor(start / self._window_seconds)
+        if self._last_index is not None and index <= self._last_index:
+            index = self._last_index + 1
+        self._last_index = index
+        taken = [(e, row) for e in self._all_entries() if (row := e.take_window()) is not None]
+        delta = WindowDelta(
+            window_index=index,
+            start=start,
+            end=now,
+            user_count=user_count,
+            rows=tuple(row for _, row in taken),
+            failures=self._failures.take_window(),
+            exceptions=self._exceptions.take_window(),
+        )
+        # The failures and exceptions are in the logs already: only the rows fold in.
+        self._fold(delta, taken)
+        self._window_start = now
+        return delta
+
+    def merge(self, delta: WindowDelta) -> None:
+        """Fold in a window delta from another collector (a master merges its workers').
+
+        Rows obey this collector's row cap; deltas of one window index make one timeline
+        point (their user counts add up). What is merged here is never part of this
+        collector's own deltas.
+        """
+        taken = [(self._entry_for_merged_row(r.method, r.name), r) for r in delta.rows]
+        self._fold(delta, taken)
+        renamed = {(r.method, r.name): (e.method, e.name) for e, r in taken}
+        failures = [_renamed(f, renamed) for f in delta.failures]
+        self._failures.merge(failures, delta.start)
+        self._exceptions.merge(delta.exceptions, delta.start)
+
+    def _entry_for_merged_row(self, method: str, name: str) -> Entry:
+        entry = self._rows.get((method, name))
+        if entry is not None:
+            return entry
+        if name == OVERFLOW_NAME:  # another process's overflow row is this one's too
+            return self._overflow_entry(method)
+        return self._entry_for_new_key(method, name)
+
+    def _fold(self, delta: WindowDelta, taken: Sequence[tuple[Entry, RowDelta]]) -> None:
+        successes = Histogram()
         requests = failures = 0
-        for entry in self._all_entries():
-            r, f = entry.close_window(slot, window)
-            requests += r
-            failures += f
-        duration = now - self._window_start
-        self._ring_durations[slot] = max(duration, 0.0)
-        self._ring_requests[slot] = requests
-        self._ring_failures[slot] = failures
-        self._ring_slot = (slot + 1) % RING_SLOTS
+        for _, row in taken:
+            successes.merge(row.successes)
+            requests += row.num_requests
+            failures += row.num_failures
+        self._successes_total.merge(successes)
+        slot, freed = self._windows.fold(delta, requests, failures, successes)  # keeps it
+        for gone in freed:
+            for entry in self._all_entries():
+                entry.clear_slot(gone)
+        for entry, row in taken:
+            entry.add(row, slot)
         self._closed_requests += requests
         self._closed_failures += failures
-        p50, p95, p99 = (_ms(v) for v in window.percentiles(_WINDOW_PERCENTILES))
-        point = TimelinePoint(
-            time=now,
-            user_count=user_count,
-            rps=requests / duration if duration > 0 else 0.0,
-            fail_per_sec=failures / duration if duration > 0 else 0.0,
-            p50=p50,
-            p95=p95,
-            p99=p99,
-            avg_response_time=_ms(window.mean),
-            total_requests=self._closed_requests,
-            total_failures=self._closed_failures,
-        )
-        self._successes_total.merge(window)
-        window.clear()
-        self._timeline.append(point)
-        self._window_start = now
-        self._last_time = now
-        return point
+        self._last_time = max(self._last_time, delta.end)
+
+    def window_point(self, window_index: int) -> TimelinePoint:
+        """The timeline point, as merged so far, that window `window_index` counts in.
+
+        That is the window's own point, unless its delta joined a later window (see
+        `_windows.py`). After `delta = close_window(...)`, `window_point(delta.window_index)`
+        is the point of the window just closed.
+
+        Raises:
+            KeyError: the index is newer than every window closed or merged so far, or
+                older than the last 10 (whose points are final: read them in `snapshot`).
+        """
+        return self._windows.point(window_index)
 
     def reset(self, now: float) -> None:
         """Forget everything (rows, failures, exceptions, timeline) and restart at `now`."""
@@ -244,7 +308,7 @@ class StatsCollector:
         self._failures.clear()
         self._exceptions.clear()
         self._timeline.clear()
-        self._window_successes.clear()
+        self._windows.clear()
         self._successes_total.clear()
         self._start(now)
 
@@ -277,7 +341,7 @@ class StatsCollector:
         requests, failures = source.num_requests, source.num_failures
         elapsed = now - self._start_time
         ring_requests, ring_failures = source.ring_totals()
-        ring_seconds = sum(self._ring_durations)
+        ring_seconds = self._windows.ring_seconds()
         return RowSnapshot(
             method=method,
             name=name,
@@ -306,8 +370,13 @@ class StatsCollector:
 
     @property
     def last_window_time(self) -> float:
-        """The end of the last closed window (the start time before any closed)."""
+        """The latest end of a closed or merged window (the start time before any)."""
         return self._last_time
+
+    @property
+    def window_seconds(self) -> float:
+        """The length of a window, which numbers them (see `close_window`)."""
+        return self._window_seconds
 
     # ---- Locust-compatible views (environment.stats.*); they read live state ---------------
 
@@ -348,3 +417,14 @@ class StatsCollector:
     def num_failures(self) -> int:
         """Failed requests so far, every row (Locust's `stats.num_failures`)."""
         return self._aggregate.num_failures
+
+
+def _renamed(
+    failure: FailureDelta, rows: Mapping[tuple[str, str], tuple[str, str]]
+) -> FailureDelta:
+    """The failure under the row its requests were merged into (an overflow row, maybe)."""
+    key = (failure.method, failure.name)
+    method, name = rows.get(key, key)
+    if (method, name) == key:
+        return failure
+    return dataclasses.replace(failure, method=method, name=name)

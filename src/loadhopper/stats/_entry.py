@@ -1,18 +1,23 @@
 """One stats row's mutable state, per (method, name): what the hot path writes into.
 
 Theory of operation. A row has two tiers of histograms. The hot path records into the
-*window* histograms only (one for successes, one for failures): one increment per request.
-When the collector closes a window (once a second), each row merges its window histograms
-into its *cumulative* ones and clears them, so the per-second cost is the number of buckets
-touched in that second, not the number of requests. Live totals are cumulative + window.
+*window* histograms only (one for successes, one for failures) and adds the response bytes
+to the window's byte count: one increment per request. When the collector closes a window
+(once a second), each row hands its window over as a `RowDelta` and starts an empty one
+(`take_window`); the collector then folds the delta into the row's *cumulative* state
+(`add`), exactly as it folds a delta merged from another process. So the per-second cost is
+the number of buckets touched in that second, not the number of requests, and a row's
+cumulative state is the sum of the deltas it was given. Live totals are cumulative + window.
 
 Counts need no separate counters: a row's successes are its success histograms' counts and
-its failures its failure histograms' counts. The per-window request and failure counts go
-into a ring of the last `RING_SLOTS` windows, for the "current" rates.
+its failures its failure histograms' counts. The request and failure counts of the last
+`RING_SLOTS` windows sit in a ring, one slot per window index modulo `RING_SLOTS`, for the
+"current" rates; the collector clears a slot when its window leaves the ring.
 """
 
 from __future__ import annotations
 
+from loadhopper.stats._delta import RowDelta
 from loadhopper.stats._histogram import Histogram
 
 __all__ = ["RING_SLOTS", "Entry"]
@@ -25,6 +30,8 @@ class Entry:
     """The live state of one (method, name) row."""
 
     __slots__ = (
+        "content_length",
+        "content_length_window",
         "failures",
         "failures_window",
         "method",
@@ -33,7 +40,6 @@ class Entry:
         "ring_requests",
         "successes",
         "successes_window",
-        "total_content_length",
     )
 
     def __init__(self, method: str, name: str) -> None:
@@ -43,9 +49,15 @@ class Entry:
         self.failures = Histogram()  # closed windows, failed requests (their latencies)
         self.successes_window = Histogram()  # the open window
         self.failures_window = Histogram()
-        self.total_content_length = 0  # bytes, over every request (live)
+        self.content_length = 0  # response bytes, closed windows
+        self.content_length_window = 0  # response bytes, the open window
         self.ring_requests = [0] * RING_SLOTS
         self.ring_failures = [0] * RING_SLOTS
+
+    @property
+    def total_content_length(self) -> int:
+        """Response bytes over every request, the open window included."""
+        return self.content_length + self.content_length_window
 
     @property
     def num_requests(self) -> int:
@@ -78,21 +90,33 @@ class Entry:
         """Requests and failures over the last `RING_SLOTS` closed windows."""
         return sum(self.ring_requests), sum(self.ring_failures)
 
-    def close_window(self, slot: int, window_successes: Histogram) -> tuple[int, int]:
-        """Fold the open window into the cumulative state and the ring slot `slot`.
+    def take_window(self) -> RowDelta | None:
+        """Hand the open window over as a delta record and start an empty one.
 
-        The window's successes are also merged into `window_successes`, the collector's
-        aggregate for the window. Returns (requests, failures) in the window.
+        None when the window saw no request. The histograms change hands (new empty ones
+        take their place), so the record is not touched again by this row.
         """
-        ok = self.successes_window.count
-        failed = self.failures_window.count
-        self.ring_requests[slot] = ok + failed
-        self.ring_failures[slot] = failed
-        if ok:
-            self.successes.merge(self.successes_window)
-            window_successes.merge(self.successes_window)
-            self.successes_window.clear()
-        if failed:
-            self.failures.merge(self.failures_window)
-            self.failures_window.clear()
-        return ok + failed, failed
+        ok, failed = self.successes_window, self.failures_window
+        if not ok.count and not failed.count:
+            return None
+        row = RowDelta(self.method, self.name, ok, failed, self.content_length_window)
+        self.successes_window = Histogram()
+        self.failures_window = Histogram()
+        self.content_length_window = 0
+        return row
+
+    def add(self, row: RowDelta, slot: int) -> None:
+        """Fold a closed window's record (this row's own, or another process's) in.
+
+        Its requests and failures also count in ring slot `slot`.
+        """
+        self.successes.merge(row.successes)
+        self.failures.merge(row.failures)
+        self.content_length += row.content_length
+        self.ring_requests[slot] += row.num_requests
+        self.ring_failures[slot] += row.num_failures
+
+    def clear_slot(self, slot: int) -> None:
+        """Forget ring slot `slot` (its window left the ring)."""
+        self.ring_requests[slot] = 0
+        self.ring_failures[slot] = 0

@@ -13,13 +13,21 @@ normalised text, and groups are keyed on that kept text: errors that differ only
 cut count as one group. A cut text ends in a visible mark, `… (N more characters)`. So the
 table holds at most `max_groups * MAX_ERROR_CHARS` characters of error text, however the
 target fails.
+
+Windows. Each group remembers how many of its occurrences were already handed out in a
+window delta (`reported`), so `take_window` gives exactly what the window added, by one
+pass over the groups once a second, with nothing added to the per-failure path. Groups
+merged in from another process's delta (`merge`) count as reported at once: a collector
+that both records and merges hands on only what it recorded itself.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from loadhopper.stats._delta import FailureDelta
 from loadhopper.stats._naming import template_url
 from loadhopper.stats._snapshot import FailureSnapshot
 
@@ -117,6 +125,7 @@ class _FailureGroup:
     first_seen: float
     last_seen: float
     more: int = 0  # characters cut from the longest occurrence; 0 when none was cut
+    reported: int = 0  # occurrences already handed out in a window delta
 
     def snapshot(self) -> FailureSnapshot:
         error = self.error + cut_mark(self.more) if self.more else self.error
@@ -178,6 +187,45 @@ class FailureLog:
         group.last_seen = seen
         if more > group.more:
             group.more = more
+
+    def take_window(self) -> tuple[FailureDelta, ...]:
+        """What the groups gained since the last call (the window's failures, grouped)."""
+        added = []
+        for g in self._groups.values():
+            if g.occurrences > g.reported:
+                added.append(
+                    FailureDelta(g.method, g.name, g.error, g.occurrences - g.reported, g.more)
+                )
+                g.reported = g.occurrences
+        return tuple(added)
+
+    def merge(self, failures: Iterable[FailureDelta], seen: float) -> None:
+        """Count failure groups from another process's window that started at `seen`.
+
+        The same cap applies: a group new past it counts in the overflow group, and so does
+        the other process's own overflow group. Texts are cut again, so that a delta built
+        by hand cannot grow the table either.
+        """
+        overflow_key = ("", "", OVERFLOW_ERROR)
+        for f in failures:
+            error, more = f.error, f.more
+            if len(error) > MAX_ERROR_CHARS:
+                error, more = error[:MAX_ERROR_CHARS], more + len(error) - MAX_ERROR_CHARS
+            key = (f.method, f.name, error)
+            group = self._groups.get(key)
+            if group is None:
+                if key == overflow_key or len(self._groups) >= self._max_groups:
+                    self.overflowed = True
+                    key, more = overflow_key, 0
+                    group = self._groups.get(key)
+                if group is None:
+                    group = self._groups[key] = _FailureGroup(*key, 0, seen, seen)
+            group.occurrences += f.occurrences
+            group.reported += f.occurrences
+            group.first_seen = min(group.first_seen, seen)
+            group.last_seen = max(group.last_seen, seen)
+            if more > group.more:
+                group.more = more
 
     def snapshot(self) -> tuple[FailureSnapshot, ...]:
         """Every group, most frequent first (ties: first seen first, then by key)."""

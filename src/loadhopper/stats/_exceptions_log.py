@@ -11,12 +11,20 @@ was raised (the runtime already passes only the innermost frames, for the same r
 a long traceback loses its outer frames first. A cut is marked where it happened:
 `… (N more characters)` at the end of a message, on a line of its own at the start of a
 traceback.
+
+Windows work as in the failure log (`_errors.py`): each group remembers how much of its
+count was already handed out in a window delta, `take_window` gives what the window added,
+and counts merged in from another process are reported at once. Each group also keeps the
+start of the window it was first seen in: the snapshot orders ties by it and then by text,
+so the order does not depend on which process's delta a merge read first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from loadhopper.stats._delta import ExceptionDelta
 from loadhopper.stats._errors import cut_mark
 from loadhopper.stats._snapshot import ExceptionSnapshot
 
@@ -71,9 +79,11 @@ def _traceback_kept(traceback: str) -> tuple[str, int]:
 
 @dataclass(slots=True)
 class _ExceptionGroup:
+    first_seen: float  # the start of the window it was first seen in
     count: int = 0
     message_more: int = 0  # characters cut from the longest message; 0 when none was cut
     traceback_more: int = 0
+    reported: int = 0  # the part of `count` already handed out in a window delta
 
     def snapshot(self, message: str, traceback: str) -> ExceptionSnapshot:
         if self.message_more:
@@ -98,13 +108,12 @@ class ExceptionLog:
         if max_groups < 1:
             raise ValueError(f"max_groups must be at least 1, got {max_groups}.")
         self._max_groups = max_groups
-        # Keyed on the kept texts. Insertion order is first-seen order, the tie-break in
-        # `snapshot`.
+        # Keyed on the kept texts.
         self._groups: dict[tuple[str, str], _ExceptionGroup] = {}
         self.overflowed = False
 
-    def record(self, message: str, traceback: str) -> None:
-        """Count one exception."""
+    def record(self, message: str, traceback: str, *, seen: float = 0.0) -> None:
+        """Count one exception; `seen` is the start of the window it happened in."""
         message, message_more = _message_kept(message)
         traceback, traceback_more = _traceback_kept(traceback)
         key = (message, traceback)
@@ -116,7 +125,7 @@ class ExceptionLog:
                 message_more = traceback_more = 0  # the overflow group's text is its own
                 group = self._groups.get(key)
             if group is None:
-                group = self._groups[key] = _ExceptionGroup()
+                group = self._groups[key] = _ExceptionGroup(seen)
         group.count += 1
         # Exceptions that differ only in the cut part share a group; its mark counts the
         # longest of them.
@@ -125,9 +134,55 @@ class ExceptionLog:
         if traceback_more > group.traceback_more:
             group.traceback_more = traceback_more
 
+    def take_window(self) -> tuple[ExceptionDelta, ...]:
+        """What the groups gained since the last call (the window's exceptions, grouped)."""
+        added = []
+        for (message, traceback), g in self._groups.items():
+            if g.count > g.reported:
+                added.append(
+                    ExceptionDelta(
+                        message, traceback, g.count - g.reported, g.message_more, g.traceback_more
+                    )
+                )
+                g.reported = g.count
+        return tuple(added)
+
+    def merge(self, exceptions: Iterable[ExceptionDelta], seen: float) -> None:
+        """Count exception groups from another process's window that started at `seen`.
+
+        The same caps apply as to `record`: texts are cut again (a no-op for what another
+        collector kept) and a group new past the cap counts in the overflow group, as does
+        the other process's own overflow group.
+        """
+        overflow_key = (OVERFLOW_EXCEPTION, "")
+        for e in exceptions:
+            message, message_cut = _message_kept(e.message)
+            traceback, traceback_cut = _traceback_kept(e.traceback)
+            message_more = e.message_more + message_cut
+            traceback_more = e.traceback_more + traceback_cut
+            key = (message, traceback)
+            group = self._groups.get(key)
+            if group is None:
+                if key == overflow_key or len(self._groups) >= self._max_groups:
+                    self.overflowed = True
+                    key = overflow_key
+                    message_more = traceback_more = 0
+                    group = self._groups.get(key)
+                if group is None:
+                    group = self._groups[key] = _ExceptionGroup(seen)
+            group.count += e.count
+            group.reported += e.count
+            group.first_seen = min(group.first_seen, seen)
+            if message_more > group.message_more:
+                group.message_more = message_more
+            if traceback_more > group.traceback_more:
+                group.traceback_more = traceback_more
+
     def snapshot(self) -> tuple[ExceptionSnapshot, ...]:
-        """Every group, most frequent first (ties in first-seen order)."""
-        ordered = sorted(self._groups.items(), key=lambda item: -item[1].count)  # stable sort
+        """Every group, most frequent first; ties by first-seen window, then by text."""
+        ordered = sorted(
+            self._groups.items(), key=lambda item: (-item[1].count, item[1].first_seen, item[0])
+        )
         return tuple(group.snapshot(message, tb) for (message, tb), group in ordered)
 
     def clear(self) -> None:

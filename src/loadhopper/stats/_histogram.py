@@ -25,7 +25,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 
-__all__ = ["MAX_TRACKABLE_US", "Histogram", "WireHistogram"]
+__all__ = ["MAX_TRACKABLE_US", "WIRE_LAYOUT", "Histogram", "WireHistogram"]
 
 # 11 bits of linear resolution: 2048 exact buckets at the bottom, then 1024 per octave.
 _LINEAR_BITS = 11
@@ -38,7 +38,7 @@ MAX_TRACKABLE_US = 3_600_000_000  # one hour, the top of the promised range (DES
 _EMPTY_MIN = 1 << 62
 
 # The wire format's layout tag: a receiver with a different layout must refuse the data.
-_WIRE_LAYOUT = 1
+WIRE_LAYOUT = 1
 
 WireHistogram = dict[str, int | list[int]]
 
@@ -254,7 +254,7 @@ class Histogram:
             flat.append(index)
             flat.append(self._counts[index])
         return {
-            "layout": _WIRE_LAYOUT,
+            "layout": WIRE_LAYOUT,
             "buckets": flat,
             "total": self._total,
             "min": self._min if self._count else 0,
@@ -268,9 +268,9 @@ class Histogram:
         Raises:
             ValueError: the data was not produced by a compatible `to_wire`.
         """
-        if wire.get("layout") != _WIRE_LAYOUT:
+        if wire.get("layout") != WIRE_LAYOUT:
             raise ValueError(
-                f"Histogram data has layout {wire.get('layout')!r}, expected {_WIRE_LAYOUT}; "
+                f"Histogram data has layout {wire.get('layout')!r}, expected {WIRE_LAYOUT}; "
                 "run the same loadhopper version on every process."
             )
         flat = wire.get("buckets")

@@ -8,6 +8,10 @@ spaced and cover the whole run, at a resolution that halves each time the run do
 the capacity (3600 one-second points: full resolution for the first hour, 2 s for the next
 hour, 4 s up to four hours...). A dropped window's counts are not lost: every point carries
 the cumulative totals, and the window's values are a sample, not an average.
+
+A point can be replaced after it was appended, while its window is still open to deltas
+from other processes (`_windows.py`): `append` returns the window's sequence number and
+`replace` swaps the point in if it is still kept.
 """
 
 from __future__ import annotations
@@ -37,20 +41,33 @@ class Timeline:
         """How many windows each kept point stands for (1 until the first decimation)."""
         return self._stride
 
-    def append(self, point: TimelinePoint) -> None:
-        """Offer the next window's point; it is kept if it falls on the current stride."""
+    def append(self, point: TimelinePoint) -> int:
+        """Offer the next window's point; it is kept if it falls on the current stride.
+
+        Returns:
+            The window's sequence number (0 for the first), for `replace`.
+        """
         seq = self._seen
         self._seen += 1
         if seq % self._stride:
-            return
+            return seq
         if len(self._points) >= self._capacity:
             # The kept points are windows 0, s, 2s, ...; keeping every other one leaves
             # windows 0, 2s, 4s, ..., so the new stride is 2s.
             del self._points[1::2]
             self._stride *= 2
             if seq % self._stride:
-                return
+                return seq
         self._points.append(point)
+        return seq
+
+    def replace(self, seq: int, point: TimelinePoint) -> None:
+        """Put `point` in place of window `seq`'s point, if that one is still kept."""
+        # Kept points are windows 0, stride, 2 * stride, ..., so window seq sits at
+        # seq // stride when it is kept at all.
+        position, off_stride = divmod(seq, self._stride)
+        if not off_stride and 0 <= position < len(self._points):
+            self._points[position] = point
 
     def points(self) -> tuple[TimelinePoint, ...]:
         """The kept points, oldest first."""

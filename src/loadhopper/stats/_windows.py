@@ -1,0 +1,200 @@
+"""The recent windows, by index: where deltas land, what timeline points and "current" rates read.
+
+Theory of operation. Every delta a collector folds in (its own closed window, or another
+process's) lands in the *open window* of its `window_index`. The collector keeps the
+windows of the last `RING_SLOTS` indexes open, so that the deltas of several processes for
+the same second, arriving a little apart, make one window: their requests, failures and
+success histograms add up, their user counts add up, and the window's length and end are
+the longest and latest of theirs (N processes over the same second ran for one second,
+not N). An index older than those is final.
+
+Each open window's timeline point is appended to the `Timeline` when the window opens and
+replaced in place whenever a later delta changes it, so the timeline always shows every
+window as merged so far, in index order, and stays bounded by its own decimation. A point's
+`total_requests` and `total_failures` count every delta folded into that window or an
+earlier one.
+
+A delta whose index has no open window but is older than the newest one (a process that
+skipped an index, or reports more than `RING_SLOTS` windows late) joins the first open
+window after its index: its requests stay counted, in the nearest later point. It adds no
+users and no length there: its process's own delta for that window brings those.
+
+The open windows are also the ring behind the "current" rates: their lengths and counts are
+the last (up to) `RING_SLOTS` windows'. The collector keeps each row's share in the row's
+ring (`Entry.ring_requests`), slot `index % RING_SLOTS`; `fold` says which slots windows
+leaving the ring freed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from loadhopper.stats._delta import WindowDelta
+from loadhopper.stats._entry import RING_SLOTS
+from loadhopper.stats._histogram import Histogram
+from loadhopper.stats._snapshot import TimelinePoint
+from loadhopper.stats._timeline import Timeline
+
+__all__ = ["OpenWindows"]
+
+_POINT_PERCENTILES = (0.50, 0.95, 0.99)
+
+
+def _ms(value_us: float | None) -> float | None:
+    return None if value_us is None else value_us / 1000.0
+
+
+class _Window:
+    """One open window's sums, and its point as last computed."""
+
+    __slots__ = (
+        "duration",
+        "end",
+        "failures",
+        "index",
+        "point",
+        "requests",
+        "seq",
+        "successes",
+        "user_count",
+    )
+
+    def __init__(self, index: int, end: float) -> None:
+        self.index = index
+        self.end = end
+        self.duration = 0.0
+        self.user_count = 0
+        self.requests = 0
+        self.failures = 0
+        self.successes = Histogram()
+        self.seq = -1  # its place in the timeline; -1 until the point is appended
+        self.point: TimelinePoint | None = None
+
+
+class OpenWindows:
+    """The windows of the last `RING_SLOTS` indexes, feeding one `Timeline`."""
+
+    __slots__ = ("_closed_failures", "_closed_requests", "_open", "_timeline")
+
+    def __init__(self, timeline: Timeline) -> None:
+        self._timeline = timeline
+        self._open: dict[int, _Window] = {}  # by index, oldest first
+        self._closed_requests = 0  # requests of the windows that left
+        self._closed_failures = 0
+
+    def fold(
+        self, delta: WindowDelta, requests: int, failures: int, successes: Histogram
+    ) -> tuple[int, list[int]]:
+        """Add one delta's window-wide sums, given by the caller (it has the rows in hand).
+
+        The window may keep `successes` itself rather than a copy: the caller must not
+        change it afterwards.
+
+        Returns:
+            The ring slot the delta's requests count in, and the slots of the windows that
+            left the ring to make room (the caller clears its rows' shares of them first).
+        """
+        index = delta.window_index
+        window = self._open.get(index)
+        freed: list[int] = []
+        if window is not None:
+            own = True
+        elif self._open and index < next(reversed(self._open)):
+            window = next(w for w in self._open.values() if w.index > index)
+            own = False
+        else:
+            freed = self._leave_before(index - RING_SLOTS + 1)
+            window = self._open[index] = _Window(index, delta.end)
+            own = True
+        window.requests += requests
+        window.failures += failures
+        if window.successes.count:
+            window.successes.merge(successes)
+        else:
+            window.successes = successes  # the first delta of a window: no copy needed
+        if own:
+            window.user_count += delta.user_count
+            window.duration = max(window.duration, delta.duration)
+            window.end = max(window.end, delta.end)
+        self._refresh_from(window.index)
+        return window.index % RING_SLOTS, freed
+
+    def _leave_before(self, index: int) -> list[int]:
+        """Close every open window older than `index`; their ring slots."""
+        freed = []
+        while self._open:
+            oldest = next(iter(self._open.values()))
+            if oldest.index >= index:
+                break
+            del self._open[oldest.index]
+            self._closed_requests += oldest.requests
+            self._closed_failures += oldest.failures
+            freed.append(oldest.index % RING_SLOTS)
+        return freed
+
+    def _refresh_from(self, index: int) -> None:
+        """Recompute the point of window `index` and the running totals of later ones."""
+        requests, failures = self._closed_requests, self._closed_failures
+        for w in self._open.values():
+            requests += w.requests
+            failures += w.failures
+            if w.index < index:
+                continue
+            if w.index == index or w.point is None:
+                point = self._point(w, requests, failures)
+            else:
+                point = dataclasses.replace(
+                    w.point, total_requests=requests, total_failures=failures
+                )
+            w.point = point
+            if w.seq < 0:
+                w.seq = self._timeline.append(point)
+            else:
+                self._timeline.replace(w.seq, point)
+
+    @staticmethod
+    def _point(w: _Window, total_requests: int, total_failures: int) -> TimelinePoint:
+        seconds = w.duration
+        p50, p95, p99 = (_ms(v) for v in w.successes.percentiles(_POINT_PERCENTILES))
+        return TimelinePoint(
+            time=w.end,
+            user_count=w.user_count,
+            rps=w.requests / seconds if seconds > 0 else 0.0,
+            fail_per_sec=w.failures / seconds if seconds > 0 else 0.0,
+            p50=p50,
+            p95=p95,
+            p99=p99,
+            avg_response_time=_ms(w.successes.mean),
+            total_requests=total_requests,
+            total_failures=total_failures,
+        )
+
+    def point(self, index: int) -> TimelinePoint:
+        """The point, as merged so far, of the open window that holds window `index`'s requests.
+
+        Raises:
+            KeyError: `index` is newer than every open window or older than the oldest.
+        """
+        for w in self._open.values():
+            if w.index >= index:
+                if w.point is None or index < next(iter(self._open)):
+                    break
+                return w.point
+        raise KeyError(f"No open stats window holds window index {index}.")
+
+    def ring_seconds(self) -> float:
+        """The summed length of the open windows, for the "current" rates."""
+        return sum(w.duration for w in self._open.values())
+
+    def ring_totals(self) -> tuple[int, int]:
+        """Requests and failures in the open windows."""
+        return (
+            sum(w.requests for w in self._open.values()),
+            sum(w.failures for w in self._open.values()),
+        )
+
+    def clear(self) -> None:
+        """Forget every window (the caller clears the timeline)."""
+        self._open.clear()
+        self._closed_requests = 0
+        self._closed_failures = 0
