@@ -169,6 +169,45 @@ def _(environment, **kwargs):
     assert result.returncode == 0, result.stderr  # failures, but the listener decided
 
 
+def test_internal_error_keeps_the_results_and_has_its_own_exit_code(
+    tmp_path: Path, target: Any
+) -> None:
+    # A failure inside loadhopper's own machinery (here: the statistics window breaks after
+    # two seconds of requests) is not a usage error: exit code 70, the traceback in the log,
+    # and the requests made so far still reach every output.
+    write(
+        tmp_path,
+        "locustfile.py",
+        SIMPLE
+        + """
+from locust import events
+
+@events.test_start.add_listener
+def _(environment, **kwargs):
+    close = environment.stats.close_window
+    calls = []
+
+    def breaking(now, user_count):
+        calls.append(now)
+        if len(calls) > 2:
+            raise RuntimeError("the window broke")
+        return close(now, user_count)
+
+    environment.stats.close_window = breaking
+""",
+    )
+    result = run_cli(
+        tmp_path, "--headless", "-H", target.url, "-u", "2", "-t", "30s", "--json-file", "s",
+        "--csv", "c",
+    )  # fmt: skip
+    assert result.returncode == 70, result.stderr
+    assert "internal error" in result.stderr and "RuntimeError: the window broke" in result.stderr
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["aggregated"]["num_requests"] > 0
+    assert summary["aggregated"]["num_requests"] == target.requests[("GET", "/")]
+    assert (tmp_path / "c_stats.csv").exists()
+
+
 def test_bad_locustfile_is_one_line_exit_1(tmp_path: Path) -> None:
     write(tmp_path, "broken.py", "from locust import HttpUser\nraise ValueError('nope')\n")
     result = run_cli(tmp_path, "-f", "broken.py", "--headless")

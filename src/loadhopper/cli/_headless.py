@@ -42,11 +42,14 @@ class HeadlessResult:
         snapshot: the final statistics.
         run: the run's identity, for the reports.
         forced: True if a second signal cut the stop short.
+        internal_error: the exception that ended the run when loadhopper itself failed
+            (already logged with its traceback); None when the test ended normally.
     """
 
     snapshot: StatsSnapshot
     run: RunInfo
     forced: bool
+    internal_error: Exception | None = None
 
 
 def _new_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
@@ -114,9 +117,16 @@ async def _run(env: Environment, options: Options, outputs: Outputs) -> Headless
     printer = None
     if not options.only_summary:
         printer = asyncio.create_task(_print_periodically(env, outputs), name="console")
+    internal_error: Exception | None = None
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await run_task
+    except Exception as error:
+        # A bug in loadhopper (user-code errors are recorded, not raised). The statistics so
+        # far are still true, so the run ends like any other and every output is written;
+        # the exit code says what happened.
+        logger.exception("The test ended with an internal error; the results so far are kept.")
+        internal_error = error
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
@@ -135,7 +145,7 @@ async def _run(env: Environment, options: Options, outputs: Outputs) -> Headless
         locustfile=options.locustfile,
         version=__version__,
     )
-    return HeadlessResult(env.stats.snapshot(end), run, forced=stopper.count > 1)
+    return HeadlessResult(env.stats.snapshot(end), run, stopper.count > 1, internal_error)
 
 
 def run_headless(env: Environment, options: Options, outputs: Outputs) -> HeadlessResult:

@@ -5,8 +5,10 @@ Exit codes (docs/cli.md keeps the user-facing list):
 - 0: the test ran and nothing failed (or a listener set `environment.process_exit_code`).
 - `--exit-code-on-error` (default 1): there were failed requests or user-code exceptions.
 - 1: the locustfile cannot be used (missing, fails to import, no User class).
-- 2: a usage or config error (unknown flag, bad value, a feature not available yet), or
-  loadhopper itself failed (an unexpected error, an output file that could not be written).
+- 2: a usage or config error (unknown flag, bad value, a feature not available yet), or an
+  output file that could not be written.
+- 70: loadhopper itself failed during the run (an internal error, logged with its
+  traceback); the results so far are still written. 70 is sysexits.h's EX_SOFTWARE.
 - 130: Ctrl-C before the test started (once it runs, Ctrl-C stops it and the codes above
   apply).
 """
@@ -35,6 +37,7 @@ from loadhopper.stats import StatsSnapshot
 from loadhopper.user import User
 
 __all__ = [
+    "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_LOCUSTFILE",
     "EXIT_OK",
@@ -49,6 +52,7 @@ logger = logging.getLogger("loadhopper.main")
 EXIT_OK = 0
 EXIT_LOCUSTFILE = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 70  # sysexits.h's EX_SOFTWARE: an internal software error
 EXIT_INTERRUPTED = 130  # the shell's convention for a process ended by SIGINT
 
 
@@ -208,14 +212,10 @@ def _headless(env: Environment, options: Options) -> int:
     outputs.start()
     runner = env.create_local_runner()
     events.init.fire(environment=env, runner=runner, web_ui=None)
-    try:
-        result = run_headless(env, options, outputs)
-    except Exception:
-        # A bug in loadhopper (user-code errors are recorded, not raised): show it whole.
-        logger.exception("The test ended with an unexpected error.")
-        return EXIT_USAGE
+    result = run_headless(env, options, outputs)
     events.quitting.fire(reverse=True, environment=env)
-    return _conclude(env, options, outputs, result.snapshot, result.run)
+    code = _conclude(env, options, outputs, result.snapshot, result.run)
+    return EXIT_INTERNAL if result.internal_error is not None else code
 
 
 def _conclude(
@@ -253,8 +253,8 @@ def _web(env: Environment, options: Options) -> int:
     except ConfigError:
         raise
     except Exception:
-        logger.exception("The web UI ended with an unexpected error.")
-        return EXIT_USAGE
+        logger.exception("The web UI ended with an internal error.")
+        return EXIT_INTERNAL
     events.quitting.fire(reverse=True, environment=env)
     if result.finished is None:
         code = EXIT_OK if env.process_exit_code is None else int(env.process_exit_code)
