@@ -14,6 +14,7 @@ from types import ModuleType
 from loadhopper._exceptions import LocustfileError
 from loadhopper.runtime._locust_alias import install_locust_alias
 from loadhopper.runtime._shape import LoadTestShape
+from loadhopper.runtime._sleep_patch import sleep_patch
 from loadhopper.user import User
 
 __all__ = ["Locustfile", "load_locustfile", "locustfile_paths"]
@@ -98,7 +99,10 @@ def _module_origin(name: str) -> Path | None:
 def load_locustfile(paths: str | Sequence[str], *, class_names: Iterable[str] = ()) -> Locustfile:
     """Import the locustfiles and collect their User classes (and shape class).
 
-    The `locust` import alias is installed first, so `from locust import ...` works.
+    The `locust` (and `gevent`) import alias is installed first, so `from locust import
+    ...` works. The files are imported with `time.sleep` patched (see `_sleep_patch.py`), so
+    that a `from time import sleep` among them binds the sleep that pauses only its user;
+    outside a user it is the real sleep, so module-level code sleeps as usual.
 
     Args:
         paths: what `-f` was given: a file, a comma list, a directory, a module name.
@@ -110,7 +114,8 @@ def load_locustfile(paths: str | Sequence[str], *, class_names: Iterable[str] = 
     """
     files = locustfile_paths(paths)
     install_locust_alias()
-    modules = tuple(_import(path) for path in files)
+    with sleep_patch():
+        modules = tuple(_import(path) for path in files)
     shown = ", ".join(str(p) for p in files)
     users: dict[type[User], None] = {}  # ordered, without duplicates
     shape: type[LoadTestShape] | None = None

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 from loadhopper._exceptions import LoadhopperError
 from loadhopper.runtime._clock import Clock
 from loadhopper.runtime._dispatch import spawn_schedule
+from loadhopper.runtime._gevent._hub import GreenletScope
 from loadhopper.runtime._limits import raise_open_file_limit
 from loadhopper.runtime._load_model import (
     ClosedRamp,
@@ -49,6 +50,7 @@ from loadhopper.runtime._load_model import (
     StopTest,
 )
 from loadhopper.runtime._shape import LoadTestShape
+from loadhopper.runtime._sleep_patch import sleep_patch
 from loadhopper.runtime._state import RunnerState
 from loadhopper.runtime._user_pool import UserPool
 from loadhopper.stats import StatsCollector, TimelinePoint
@@ -195,7 +197,14 @@ class LocalRunner:
         self._stats_reset_done = False
         self.quitting = False
         clock = self.clock
-        with env.events.request.recording_into(env.stats.record), env.testing_host(host):
+        # The sleep patch and the greenlet scope: Locust's gevent idioms in locustfiles
+        # (`time.sleep` in a task, `gevent.spawn`) for the length of this test only.
+        with (
+            env.events.request.recording_into(env.stats.record),
+            env.testing_host(host),
+            sleep_patch(),
+            GreenletScope(env.report_user_error) as greenlets,
+        ):
             env.stats.reset(clock.time())
             self.state = RunnerState.SPAWNING
             env.events.test_start.fire(environment=env)
@@ -213,6 +222,8 @@ class LocalRunner:
                     env.events.test_stopping.fire(environment=env)
                     await drivers.close()
                     stopped_count = await pool.stop_all()
+                    # After the users: a greenlet a stopping user still waits on finishes.
+                    await greenlets.close()
                     self.state = RunnerState.CLEANUP
                     await upkeep.close()
                     # The last, partial window: its requests belong in the timeline too.
