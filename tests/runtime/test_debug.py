@@ -59,3 +59,32 @@ def test_run_single_user_lets_exceptions_through_for_debuggers() -> None:
 
     with pytest.raises(ZeroDivisionError):
         run_single_user(Broken, event_hooks=Events(), out=io.StringIO(), loglevel=None)
+
+
+def test_run_single_user_runs_greenlets_and_sleeps_as_a_test_does(server: LoopbackServer) -> None:
+    # A greenlet the task spawns makes its request on the run's loop and is joined; a
+    # `time.sleep` in the task pauses the user through the run's sleep patch.
+    import time
+
+    from loadhopper.runtime._gevent import spawn
+
+    seen: list[str] = []
+    original_sleep = time.sleep
+
+    class Spawning(HttpUser):
+        host = server.url
+
+        @task
+        def t(self) -> None:
+            seen.append("patched" if time.sleep is not original_sleep else "real")
+            time.sleep(0.01)
+            spawn(self.client.get, "/").join()
+            raise StopUser()
+
+    hooks = Events()
+    names: list[str] = []
+    hooks.request.add_listener(lambda name, **_: names.append(name))
+    run_single_user(Spawning, event_hooks=hooks, out=io.StringIO(), loglevel=None)
+    assert seen == ["patched"]
+    assert names == ["/"]
+    assert time.sleep is original_sleep  # put back after the run

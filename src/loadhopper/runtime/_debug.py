@@ -18,6 +18,8 @@ from loadhopper._bridge import run_in_greenlet
 from loadhopper._exceptions import StopTest
 from loadhopper.runtime._environment import Environment
 from loadhopper.runtime._events import Events, events
+from loadhopper.runtime._gevent._hub import GreenletScope
+from loadhopper.runtime._sleep_patch import sleep_patch
 from loadhopper.user import User
 
 __all__ = ["run_single_user"]
@@ -126,7 +128,8 @@ def run_single_user(
     hooks.request.add_listener(printer)
     # The module-level events outlive this run: they record into it only while it runs.
     try:
-        with hooks.request.recording_into(env.stats.record):
+        # As in a run: `time.sleep` in the user's code pauses the user, not the loop.
+        with hooks.request.recording_into(env.stats.record), sleep_patch():
             hooks.init.fire(environment=env, runner=None, web_ui=None)
             printer.header()
             _run_loop(_run_user(user_class(env)))
@@ -135,9 +138,13 @@ def run_single_user(
 
 
 async def _run_user(user: User) -> None:
-    # The only user asking for the end of the test is a normal end here.
-    with contextlib.suppress(StopTest):
-        await run_in_greenlet(user.run)
+    # Greenlets the locustfile spawns (from `init` or its tasks) run with the user, as in a
+    # test, and end with it.
+    with GreenletScope(user.environment.report_user_error) as greenlets:
+        # The only user asking for the end of the test is a normal end here.
+        with contextlib.suppress(StopTest):
+            await run_in_greenlet(user.run)
+        await greenlets.close()
 
 
 def _run_loop(main: Any) -> None:
