@@ -26,9 +26,9 @@ def clean_locust_modules() -> Iterator[None]:
     aliased = ("locust", "gevent")  # the names the alias maps to loadhopper's shims
     for name, module in list(sys.modules.items()):
         where = getattr(module, "__file__", None) or ""
-        if name.startswith(aliased) and before.get(name) is not module:
-            del sys.modules[name]
-        elif name not in before and where.startswith(temp):
+        if (name.startswith(aliased) and before.get(name) is not module) or (
+            name not in before and where.startswith(temp)
+        ):
             del sys.modules[name]
     sys.modules.update({k: v for k, v in before.items() if k.startswith(aliased)})
     sys.path[:] = path
