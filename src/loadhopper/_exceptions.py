@@ -10,6 +10,7 @@ Errors (something went wrong; the message says what and what to do)::
      ├── ConfigError                    (bad flag, config file or environment variable)
      ├── LocustfileError                (does not import, no User class, unknown class)
      ├── BridgeError                    (blocking client call outside a user greenlet)
+     ├── StreamConsumedError            (a streamed body read twice)
      └── RequestError                   (an HTTP request got no usable response)
           ├── InvalidURL                (raised to the caller, never recorded as a sample)
           ├── ConnectError
@@ -17,9 +18,12 @@ Errors (something went wrong; the message says what and what to do)::
           │    └── TLSError             (handshake or certificate verification failed)
           ├── Timeout
           │    ├── ConnectTimeout
-          │    └── ReadTimeout
+          │    ├── ReadTimeout          (no byte for longer than the read timeout)
+          │    └── DeadlineExceeded     (the whole response took longer than `deadline=`)
           ├── ReadError                 (the connection broke while waiting for the response)
+          │    └── StaleConnection      (a reused connection broke; the request was resent)
           ├── RemoteProtocolError       (the server's bytes are not valid HTTP/1.1)
+          ├── ResponseTooLarge          (the body is over max_body_size or max_decoded_size)
           ├── TooManyRedirects
           └── HTTPError                 (status >= 400; what `raise_for_status()` raises)
 
@@ -42,6 +46,7 @@ __all__ = [
     "ConnectError",
     "ConnectTimeout",
     "ControlFlowSignal",
+    "DeadlineExceeded",
     "HTTPError",
     "InterruptTaskSet",
     "InvalidURL",
@@ -57,8 +62,11 @@ __all__ = [
     "RescheduleTask",
     "RescheduleTaskImmediately",
     "ResponseError",
+    "ResponseTooLarge",
+    "StaleConnection",
     "StopTest",
     "StopUser",
+    "StreamConsumedError",
     "TLSError",
     "Timeout",
     "TooManyRedirects",
@@ -97,6 +105,10 @@ class BridgeError(LoadhopperError):
     """A blocking client call was made where it cannot block (outside a user's greenlet)."""
 
 
+class StreamConsumedError(LoadhopperError):
+    """The body of a `stream=True` response was already read by iterating over it."""
+
+
 class RequestError(LoadhopperError):
     """An HTTP request got no usable response; the session records it as a failed sample."""
 
@@ -126,15 +138,32 @@ class ConnectTimeout(Timeout):
 
 
 class ReadTimeout(Timeout):
-    """The response did not arrive within the read timeout."""
+    """No byte of the response arrived for longer than the read timeout (as in requests)."""
+
+
+class DeadlineExceeded(Timeout):
+    """The whole response (redirects included) took longer than the request's `deadline=`."""
 
 
 class ReadError(RequestError):
     """The connection was reset or broke while the response was awaited."""
 
 
+class StaleConnection(ReadError):
+    """A reused keep-alive connection broke before any byte of the response came back.
+
+    The server most likely closed the connection while it sat idle, but it may also have
+    received the request: this failure records that attempt, and the request (of an
+    idempotent method) was sent again on a new connection, which is recorded on its own.
+    """
+
+
 class RemoteProtocolError(RequestError):
     """The server sent bytes that are not a valid HTTP/1.1 response, or closed too early."""
+
+
+class ResponseTooLarge(RequestError):
+    """The response body is larger than the session's `BodyLimits` allow (wire or decoded)."""
 
 
 class TooManyRedirects(RequestError):

@@ -2,7 +2,11 @@
 
 Each path is one behaviour (echo, status, cookies, redirects, compression, chunked, slow,
 reset, close...), so a test names what it needs in the URL. The server counts the
-connections it accepted, so tests can see reuse.
+connections it accepted and those still open, so tests can see reuse and closing, and
+records every request it read, so tests can compare what it received with the samples.
+
+The hostile paths (huge, endless, dripped, junk...) are bounded in time: each gives up after
+`_HOSTILE_SECONDS` or as soon as the client goes away.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,11 +41,52 @@ class Server:
     port: int
     scheme: str = "http"
     connections: int = 0
+    open: int = 0  # connections not yet closed by either side
     requests: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def received(self, method: str, path: str) -> int:
+        """How many requests for `path` (query ignored) with `method` the server read."""
+        return sum(1 for m, t in list(self.requests) if m == method and t.split("?")[0] == path)
+
+    def wait_until_closed(self, timeout: float = 5.0) -> bool:
+        """Wait (bounded, to detect a hang only) until no client connection is open."""
+        deadline = time.monotonic() + timeout
+        while self.open and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return self.open == 0
+
+
+_HOSTILE_SECONDS = 10.0  # the longest any hostile behaviour goes on
+
+
+def gzip_bomb(mebibytes: int) -> bytes:
+    """A valid gzip member of `mebibytes` MiB of zeros, built in milliseconds.
+
+    One MiB of zeros is compressed and ended with a full flush, which resets the compressor,
+    so each further MiB compresses to the same bytes and can simply be repeated.
+    """
+    zeros = bytes(1 << 20)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    first = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    steady = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    assert compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH) == steady
+    crc = 0
+    for _ in range(mebibytes):
+        crc = zlib.crc32(zeros, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    trailer = struct.pack("<II", crc, (mebibytes << 20) & 0xFFFFFFFF)
+    return header + first + steady * (mebibytes - 1) + compressor.flush() + trailer
+
+
+def text_body(size: int) -> bytes:
+    """`size` bytes of line-structured text that compresses like a real page."""
+    line = b"<li class='row'>item %08d lorem ipsum dolor sit amet</li>\n"
+    count = size // len(line % 0) + 1
+    return b"".join(line % i for i in range(count))[:size]
 
 
 def _response(
@@ -65,6 +111,7 @@ class _Handler:
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.server.connections += 1
+        self.server.open += 1
         served = 0
         try:
             while True:
@@ -80,10 +127,11 @@ class _Handler:
                 await writer.drain()
                 if not keep:
                     break
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
             pass
         finally:
             writer.close()
+            self.server.open -= 1
 
     async def respond(
         self,
@@ -173,8 +221,125 @@ class _Handler:
         elif path == "/continue":
             write(b"HTTP/1.1 100 Continue\r\n\r\n" + _response(200, b"after continue"))
         else:
+            return await self.hostile(method, path, dict(query), served, writer)
+        return True
+
+    async def hostile(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        served: int,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
+        """The misbehaving paths; each one is bounded in time (`_HOSTILE_SECONDS`)."""
+        write = writer.write
+        if path == "/ok":
+            write(_response(200, b"ok"))
+        elif path == "/reset-reused":
+            # Answers the first request on a connection; resets after reading any later one
+            # (as a server that dropped an idle keep-alive connection looks to the client).
+            if served > 1:
+                _reset_on_close(writer)
+                return False
+            write(_response(200, b"first"))
+        elif path == "/junk":
+            write(_response(200, b"ok") + b"stray bytes nobody asked for\r\n")
+        elif path == "/junk-partial":
+            write(_response(200, b"ok") + b"HTTP/1.1 2")  # the start of a second response
+        elif path == "/junk-later":
+            write(_response(200, b"ok"))
+            await writer.drain()
+            await asyncio.sleep(0.01)
+            write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra")
+        elif path == "/many-headers":
+            count = int(query.get("n", "1000"))
+            write(_response(200, b"ok", [("X-H", "v")] * count))
+        elif path == "/big":
+            size = int(query["n"])
+            write(f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n".encode())
+            await _write_zeros(writer, size)
+        elif path == "/huge-length":
+            # Announces 2 GiB and sends zeros for as long as the client reads.
+            write(b"HTTP/1.1 200 OK\r\nContent-Length: 2147483648\r\n\r\n")
+            await _write_zeros(writer, 2 << 30)
+            return False
+        elif path == "/endless":
+            write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            piece = b"%x\r\n%s\r\n" % (64 * 1024, bytes(64 * 1024))
+            started = time.monotonic()
+            while time.monotonic() - started < _HOSTILE_SECONDS:
+                write(piece)
+                await writer.drain()
+            return False
+        elif path == "/endless-trailer":
+            write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: ")
+            started = time.monotonic()
+            while time.monotonic() - started < _HOSTILE_SECONDS:
+                write(b"t" * 4096)
+                await writer.drain()
+            return False
+        elif path == "/bomb":
+            body = gzip_bomb(int(query.get("mib", "1024")))
+            write(_response(200, body, [("Content-Encoding", "gzip")]))
+        elif path == "/gzip-text":
+            body = gzip.compress(text_body(int(query["n"])))
+            write(_response(200, body, [("Content-Encoding", "gzip")]))
+        elif path == "/gzip-stream":
+            # A chunked gzip body, cut into small chunks: decoded as it streams.
+            body = gzip.compress(text_body(int(query["n"])))
+            write(
+                b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            for start in range(0, len(body), 1000):
+                piece = body[start : start + 1000]
+                write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            write(b"0\r\n\r\n")
+        elif path == "/lines":
+            count = int(query.get("n", "100"))
+            body = b"".join(b"line %d\n" % i for i in range(count))
+            write(_response(200, body, [("Content-Type", "text/plain")]))
+        elif path == "/drip":
+            # `n` body bytes, one every `ms` milliseconds; `stall` ms of silence half-way.
+            count, pause = int(query.get("n", "10")), float(query.get("ms", "20")) / 1000
+            stall = float(query.get("stall", "0")) / 1000
+            write(f"HTTP/1.1 200 OK\r\nContent-Length: {count}\r\n\r\n".encode())
+            for index in range(count):
+                await writer.drain()
+                await asyncio.sleep(stall if stall and index == count // 2 else pause)
+                write(b"d")
+        elif path == "/slow-redirect":
+            # Each hop takes `ms` milliseconds; `hops` of them end in a 200.
+            hops, pause = int(query.get("hops", "3")), query.get("ms", "50")
+            await asyncio.sleep(float(pause) / 1000)
+            if hops:
+                target = f"/slow-redirect?hops={hops - 1}&ms={pause}"
+                write(_response(302, b"", [("Location", target)]))
+            else:
+                write(_response(200, b"arrived"))
+        elif path == "/count":
+            # Any method: says what it served, so a test sees which attempt succeeded.
+            write(_response(200, f"{method} {served}".encode()))
+        else:
             write(_response(404, b"no such page"))
         return True
+
+
+def _reset_on_close(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    # A zero linger time makes close() send RST instead of FIN (socket(7)).
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+async def _write_zeros(writer: asyncio.StreamWriter, size: int) -> None:
+    """Write `size` zero bytes as fast as the client reads them (bounded in time)."""
+    block = bytes(256 * 1024)
+    started = time.monotonic()
+    while size > 0 and time.monotonic() - started < _HOSTILE_SECONDS:
+        piece = block if size >= len(block) else block[:size]
+        writer.write(piece)
+        size -= len(piece)
+        await writer.drain()
 
 
 class _ServerThread:
@@ -226,6 +391,14 @@ def server(_servers: tuple[Server, Server]) -> Server:
     _servers[0].connections = 0
     _servers[0].requests.clear()
     return _servers[0]
+
+
+@pytest.fixture
+def own_server() -> Iterator[Server]:
+    """A server of this test alone, so that its `open` count sees only this test's clients."""
+    thread = _ServerThread()
+    yield thread.start()
+    thread.stop()
 
 
 @pytest.fixture

@@ -4,6 +4,6 @@
 library's `http` module.)
 """
 
-from _loopback import _servers, other_server, server, sink, tls_server
+from _loopback import _servers, other_server, own_server, server, sink, tls_server
 
-__all__ = ["_servers", "other_server", "server", "sink", "tls_server"]
+__all__ = ["_servers", "other_server", "own_server", "server", "sink", "tls_server"]

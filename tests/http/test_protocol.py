@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import pytest
 
-from loadhopper._exceptions import RemoteProtocolError
+from loadhopper._exceptions import RemoteProtocolError, ResponseTooLarge
 from loadhopper.http._protocol import (
+    MAX_HEADERS,
     RawResponse,
     ResponseReader,
     build_header_block,
@@ -42,6 +45,7 @@ def test_every_split_of_the_bytes_gives_the_same_response(data: bytes) -> None:
         result = feed_all(reader, chunks)
         assert result is not None
         assert (result.status, result.body, result.keep_alive) == (200, expected_body, True)
+        assert result.reason == b"OK"  # a reason split across two reads is put together
 
 
 def test_status_reason_and_raw_headers_are_kept() -> None:
@@ -162,6 +166,144 @@ def test_a_large_body_is_not_counted_as_headers() -> None:
     assert result is not None and result.body == body
 
 
+def head_with(lines: list[bytes]) -> bytes:
+    return b"HTTP/1.1 200 OK\r\n" + b"".join(lines) + b"Content-Length: 0\r\n\r\n"
+
+
+@pytest.mark.parametrize("piece", [1, 7, 1000, 100_000], ids=lambda n: f"reads-of-{n}")
+def test_the_header_count_is_bounded_whatever_the_reads(piece: int) -> None:
+    # MAX_HEADERS - 1 lines plus Content-Length: exactly at the bound, accepted.
+    at_bound = head_with([b"X-H: v\r\n"] * (MAX_HEADERS - 1))
+    reader = ResponseReader()
+    reader.start()
+    result = feed_all(reader, [at_bound[i : i + piece] for i in range(0, len(at_bound), piece)])
+    assert result is not None and len(result.headers) == MAX_HEADERS
+    # One more: refused.
+    over = head_with([b"X-H: v\r\n"] * MAX_HEADERS)
+    reader.start()
+    with pytest.raises(RemoteProtocolError, match=f"more than {MAX_HEADERS} header lines"):
+        for i in range(0, len(over), piece):
+            reader.feed(over[i : i + piece])
+
+
+def test_ten_thousand_headers_in_one_read_stop_the_parser_at_the_bound() -> None:
+    # The parser stops inside on_header: had it gone on, the bad line after the headers
+    # would have been reported instead, and 10,000 header pairs built first.
+    data = b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 10_000 + b"\x00bad line\r\n\r\n"
+    reader = ResponseReader()
+    reader.start()
+    with pytest.raises(RemoteProtocolError, match=f"more than {MAX_HEADERS} header lines"):
+        reader.feed(data)
+
+
+def test_header_bytes_over_the_bound_in_one_read_stop_the_parser_at_once() -> None:
+    reader = ResponseReader(max_header_bytes=1024)
+    reader.start()
+    # (httptools hands a header over when the next one begins, hence X-C.)
+    data = b"HTTP/1.1 200 OK\r\n" + b"X-Big: " + b"a" * 600 + b"\r\n"
+    data += b"X-Big2: " + b"b" * 600 + b"\r\nX-C: c\r\n\x00bad line\r\n\r\n"
+    with pytest.raises(RemoteProtocolError, match="exceed 1024 bytes"):
+        reader.feed(data)
+
+
+def test_a_status_line_longer_than_the_header_bound_is_refused() -> None:
+    reader = ResponseReader(max_header_bytes=1024)
+    reader.start()
+    with pytest.raises(RemoteProtocolError, match="exceed 1024 bytes"):
+        reader.feed(b"HTTP/1.1 200 " + b"r" * 5000 + b"\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_a_content_length_over_the_body_bound_fails_at_the_headers() -> None:
+    reader = ResponseReader()
+    reader.start(max_body=1000)
+    with pytest.raises(ResponseTooLarge, match=r"larger than 1000 bytes \(max_body_size\)"):
+        reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2147483648\r\n\r\n")
+    reader = ResponseReader()
+    reader.start(max_body=1000)
+    with pytest.raises(ResponseTooLarge):
+        reader.feed(b"HTTP/1.1 200 OK\r\ncontent-length: 1001\r\n\r\n")
+
+
+def test_a_body_exactly_at_the_bound_is_accepted() -> None:
+    for chunks in (
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 1000],
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"] + [b"x" * 100] * 10,
+    ):
+        reader = ResponseReader()
+        reader.start(max_body=1000)
+        result = feed_all(reader, chunks)
+        assert result is not None and len(result.body) == 1000
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_a_large_content_length_without_a_body_is_not_a_body(status: int) -> None:
+    reader = ResponseReader()
+    reader.start(max_body=10)
+    result = reader.feed(f"HTTP/1.1 {status} X\r\nContent-Length: 99999999\r\n\r\n".encode())
+    assert result is not None and result.body == b""
+    reader.start(head=True, max_body=10)
+    result = reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n")
+    assert result is not None and result.status == 200
+
+
+def test_an_endless_chunked_body_fails_in_the_read_that_passes_the_bound() -> None:
+    reader = ResponseReader()
+    reader.start(max_body=1 << 20)
+    assert reader.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") is None
+    chunk = b"1000\r\n" + b"z" * 4096 + b"\r\n"
+    fed = 0
+    with pytest.raises(ResponseTooLarge, match="max_body_size"):
+        for _ in range(10_000):  # bounded: the bound is 256 chunks away
+            fed += 4096
+            reader.feed(chunk)
+    assert fed == (1 << 20) + 4096  # the first read past the bound, not later
+
+
+def test_a_close_delimited_body_over_the_bound_fails_before_the_close() -> None:
+    reader = ResponseReader()
+    reader.start(max_body=100)
+    assert reader.feed(b"HTTP/1.1 200 OK\r\n\r\n" + b"a" * 60) is None
+    with pytest.raises(ResponseTooLarge):
+        reader.feed(b"a" * 60)
+
+
+def test_an_endless_trailer_is_cut_off() -> None:
+    reader = ResponseReader(max_header_bytes=1024)
+    reader.start()
+    reader.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n")
+    reader.feed(b"0\r\nX-Trailer: ")
+    with pytest.raises(RemoteProtocolError, match="chunk framing or trailers"):
+        for _ in range(100):  # bounded: the cut comes after 1024 bytes
+            reader.feed(b"t" * 100)
+
+
+@pytest.mark.parametrize("data", [SIMPLE, CHUNKED], ids=["content-length", "chunked"])
+def test_stream_mode_returns_the_head_then_appends_the_body(data: bytes) -> None:
+    expected_body = b"hello" if data is SIMPLE else b"hello world"
+    for chunks in splits(data):
+        reader = ResponseReader()
+        pieces: deque[bytes] = deque()
+        reader.start_stream(False, pieces)
+        heads = [reader.feed(chunk) for chunk in chunks]
+        returned = [head for head in heads if head is not None]
+        assert len(returned) == 1
+        assert (returned[0].status, returned[0].body) == (200, b"")
+        assert b"".join(pieces) == expected_body
+        assert reader.complete and reader.keep_alive
+
+
+def test_stream_mode_has_no_body_bound_and_sees_junk() -> None:
+    reader = ResponseReader()
+    pieces: deque[bytes] = deque()
+    reader.start_stream(False, pieces)
+    head = reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\nabc")
+    assert head is not None and b"".join(pieces) == b"abc" and not reader.complete
+    reader = ResponseReader()
+    reader.start_stream(False, deque())
+    assert reader.feed(SIMPLE + b"junk") is not None
+    assert reader.complete and not reader.keep_alive
+
+
 def test_early_close_mid_body_is_an_error() -> None:
     reader = ResponseReader()
     reader.start()
@@ -203,11 +345,40 @@ def test_keep_alive_decision(response: bytes, keep_alive: bool) -> None:
     assert result is not None and result.keep_alive is keep_alive
 
 
-def test_bytes_after_a_complete_response_forbid_reuse() -> None:
+@pytest.mark.parametrize(
+    "junk",
+    [
+        b"HTTP/1.1 200 OK\r\n\r\n",
+        b"HTTP/1.1 404 Other\r\nContent-Length: 3\r\nX-Late: 1\r\n\r\nabc",
+        b"HTTP/1.1 2",  # the start of a second response, cut short
+        b"H",
+        b"stray bytes nobody asked for\r\n",
+        b"\x00\xff",
+    ],
+    ids=["empty-response", "full-response", "partial-status", "one-byte", "text", "binary"],
+)
+def test_bytes_after_a_complete_response_keep_it_and_forbid_reuse(junk: bytes) -> None:
+    # In the same read, or in the read that completes a response begun earlier: the
+    # response is returned as it was, untouched by the junk, and marked not reusable.
+    for chunks in ([SIMPLE + junk], [SIMPLE[:20], SIMPLE[20:] + junk]):
+        reader = ResponseReader()
+        reader.start()
+        result = feed_all(reader, chunks)
+        assert result is not None
+        assert (result.status, result.reason, result.body) == (200, b"OK", b"hello")
+        assert result.headers == [(b"Content-Type", b"text/plain"), (b"Content-Length", b"5")]
+        assert result.keep_alive is False
+        assert reader.trailing_garbage
+
+
+def test_bare_line_ends_after_a_response_are_harmless() -> None:
+    # llhttp skips empty lines between messages, as RFC 9112 §2.2 allows a recipient to.
     reader = ResponseReader()
     reader.start()
-    result = reader.feed(SIMPLE + b"HTTP/1.1 200 OK\r\n\r\n")
-    assert result is not None and result.keep_alive is False
+    result = reader.feed(SIMPLE + b"\r\n")
+    assert result is not None and result.keep_alive is True
+    reader.start()
+    assert reader.feed(SIMPLE) is not None
 
 
 def test_one_reader_serves_many_responses_on_a_connection() -> None:

@@ -10,7 +10,6 @@ from _loopback import Recorder, Server, run_blocking
 
 from loadhopper._exceptions import HTTPError, LocustError, RequestError
 from loadhopper.http import HttpSession, Response
-from loadhopper.http._response import decode_body
 
 
 def get(server: Server, sink: Recorder, path: str) -> Response:
@@ -103,7 +102,3 @@ def test_success_and_failure_without_catch_response_explain_the_fix(
         response.success()
     with pytest.raises(LocustError, match="catch_response=True"):
         response.failure("nope")
-
-
-def test_decode_body_leaves_unknown_codings_alone() -> None:
-    assert decode_body(b"raw", b"br") == b"raw"

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from loadhopper import FastHttpUser, HttpUser, StopTest, StopUser, User, task
+from loadhopper.http import BodyLimits
 from loadhopper.user._http_user import NO_HOST_MESSAGE
 from user.helpers import make_env, run_user
 from user.loopback_server import LoopbackServer
@@ -218,3 +219,65 @@ def test_user_class_defaults_match_locust() -> None:
     assert U.weight == 1 and U.fixed_count == 0 and U.host is None
     assert U.wait_time is not None and U.wait_time(None) == 0
     assert U.fullname() == f"{__name__}.test_user_class_defaults_match_locust.<locals>.U"
+
+
+def test_body_limits_come_from_the_run_unless_the_class_sets_them(server: LoopbackServer) -> None:
+    class Default(HttpUser):
+        host = server.url
+
+    class OwnBody(HttpUser):
+        host = server.url
+        max_body_size = 10
+
+    class OwnDecoded(FastHttpUser):
+        host = server.url
+        max_decoded_size = 5
+
+    run_limits = BodyLimits(max_body_size=1000, max_decoded_size=2000)
+    env = make_env(Default, OwnBody, OwnDecoded, body_limits=run_limits)
+    assert Default.max_body_size is None and Default.max_decoded_size is None
+    assert Default(env).client.body_limits is run_limits  # one shared object, the run's
+    assert OwnBody(env).client.body_limits == BodyLimits(10, 2000)
+    assert OwnDecoded(env).client.body_limits == BodyLimits(1000, 5)
+    assert HttpUser.max_body_size is None  # the classes themselves are not changed
+
+
+def test_a_response_over_the_users_body_bound_is_a_failure_and_the_user_goes_on(
+    server: LoopbackServer,
+) -> None:
+    class U(HttpUser):
+        host = server.url
+        max_body_size = 50
+
+        @task
+        def t(self) -> None:
+            self.client.post("/json", data="x" * 200)  # echoed back: over 50 bytes
+            self.client.get("/")
+            raise StopUser()
+
+    env = make_env(U)
+    run_user(U(env))
+    assert _rows(env) == {("POST", "/json"): (1, 1), ("GET", "/"): (1, 0)}
+    (failure,) = env.stats.snapshot(0).failures
+    assert "larger than 50 bytes (max_body_size)" in failure.error
+
+
+def test_fast_http_user_deadline_bounds_the_whole_response(server: LoopbackServer) -> None:
+    class U(FastHttpUser):
+        host = server.url
+        deadline = 0.1
+        network_timeout = 5.0  # per read: a slow answer within it is fine...
+
+        @task
+        def t(self) -> None:
+            self.client.get("/slow?ms=400", name="slow")  # ...but not past the deadline
+            self.client.get("/slow?ms=400", name="lifted", deadline=None)
+            raise StopUser()
+
+    env = make_env(U)
+    user = U(env)
+    assert user._session_options()["deadline"] == 0.1 and user.client.deadline == 0.1
+    run_user(user)
+    assert _rows(env) == {("GET", "slow"): (1, 1), ("GET", "lifted"): (1, 0)}
+    (failure,) = env.stats.snapshot(0).failures
+    assert "within the deadline of 0.1 s" in failure.error

@@ -27,6 +27,7 @@ RequestSink = Callable[
 Sample = tuple[str, str, float, int, dict[str, Any], float, str]
 
 _UNSET: Any = object()
+_RESPONSE_SLOTS = tuple(vars(Response)[slot] for slot in Response.__slots__)
 
 
 class ResponseContextManager(Response):
@@ -39,8 +40,14 @@ class ResponseContextManager(Response):
     __slots__ = ("_entered", "_exited", "_outcome", "_sample", "_sink", "js")
 
     def __init__(self, response: Response, sink: RequestSink, sample: Sample) -> None:
-        for slot in Response.__slots__:  # take over the response's state, as Locust does
-            object.__setattr__(self, slot, getattr(response, slot))
+        # Take over the response's state, as Locust does. Through the slot descriptors, so
+        # that a streamed body's unset `content` stays unset instead of being read here.
+        for descriptor in _RESPONSE_SLOTS:
+            try:
+                value = descriptor.__get__(response, Response)
+            except AttributeError:
+                continue
+            descriptor.__set__(self, value)
         self._sink = sink
         self._sample = sample
         self._outcome: Any = _UNSET  # None for success(), an exception for failure()

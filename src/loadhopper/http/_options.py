@@ -14,6 +14,7 @@ __all__ = [
     "QueryOptions",
     "RequestOptions",
     "TimeoutArg",
+    "check_deadline",
     "split_timeout",
 ]
 
@@ -30,6 +31,8 @@ class _CommonOptions(TypedDict, total=False):
     auth: tuple[str, str] | None
     allow_redirects: bool
     timeout: TimeoutArg
+    stream: bool
+    deadline: float | None
 
 
 class BodyOptions(_CommonOptions, total=False):
@@ -78,3 +81,17 @@ def split_timeout(timeout: TimeoutArg) -> tuple[float | None, float | None]:
         if value is not None and value < 0:
             raise ValueError(f"timeout must not be negative (got {value}); use None for no limit")
     return (connect, read)
+
+
+def check_deadline(deadline: float | None) -> float | None:
+    """A `deadline=` argument: seconds from sending to the end of the response, or None.
+
+    Raises:
+        ValueError: the deadline is not a positive number of seconds.
+    """
+    if deadline is None:
+        return None
+    seconds = float(deadline)
+    if not seconds > 0:
+        raise ValueError(f"deadline must be a positive number of seconds (got {deadline})")
+    return seconds

@@ -2,20 +2,28 @@
 
 Everything a task rarely reads (the header mapping, the reason string, `elapsed` as a
 timedelta, the text) is computed on first access from what the protocol layer produced.
+
+`iter_content` and its kin read the body here through `_pieces` / `_apieces`, which slice
+`content`; a `stream=True` response is a `_streamed.StreamedResponse`, which overrides them
+to read from the network. Streaming lives in that subclass so that an ordinary Response
+keeps `content` a plain slot: a `__getattr__` or a property here would slow every attribute
+read of every response (CPython does not specialize attribute access on such a class).
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime
 import json as jsonlib
-import zlib
+from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, overload
 
-from loadhopper._exceptions import HTTPError, LocustError, RemoteProtocolError, RequestError
+from loadhopper._exceptions import HTTPError, LocustError, RequestError
 from loadhopper.http._headers import Headers
+from loadhopper.http._protocol import body_too_large
 
-__all__ = ["Response", "decode_body"]
+__all__ = ["Response"]
 
 _EMPTY_HEADERS: list[tuple[bytes, bytes]] = []
 
@@ -26,6 +34,12 @@ class Response:
     When no response arrived (refused connection, timeout, name that does not resolve...),
     `status_code` is 0, `content` is empty and `error` holds the exception, so that task code
     that reads `resp.text` keeps working and the failure is recorded, as in Locust.
+
+    With `stream=True` the body is read only when asked: `iter_content()`, `iter_lines()`,
+    `content` (the rest of it, within max_body_size), or their `aiter_...`/`aread()` twins
+    in `async def` tasks; `close()` drops an unread body. Reading raises the
+    `RequestError` that stopped it (the sample was recorded when the headers came). On any
+    other response these read `content`.
 
     Attributes:
         status_code: the HTTP status, or 0 when no response arrived.
@@ -138,6 +152,117 @@ class Response:
         """The body parsed as JSON (raises `json.JSONDecodeError` when it is not JSON)."""
         return jsonlib.loads(self.content, **kwargs)
 
+    # --- the body, piece by piece (requests' streaming API) -----------------------------------
+
+    @overload
+    def iter_content(
+        self, chunk_size: int | None = 1, decode_unicode: Literal[False] = False
+    ) -> Iterator[bytes]: ...
+
+    @overload
+    def iter_content(
+        self, chunk_size: int | None, decode_unicode: Literal[True]
+    ) -> Iterator[str]: ...
+
+    @overload
+    def iter_content(
+        self, chunk_size: int | None = 1, *, decode_unicode: Literal[True]
+    ) -> Iterator[str]: ...
+
+    def iter_content(
+        self, chunk_size: int | None = 1, decode_unicode: bool = False
+    ) -> Iterator[bytes] | Iterator[str]:
+        """The body in pieces of `chunk_size` bytes (the last may be shorter), as requests.
+
+        `chunk_size=None` gives the pieces as they arrive. With `decode_unicode`, text
+        decoded with `encoding`. A streamed body is read from the network as it goes
+        (blocking: in a task; `aiter_content` in an `async def` task).
+        """
+        _check_chunk_size(chunk_size)
+        pieces = self._pieces(chunk_size)
+        return _decoded(pieces, self._text_encoding()) if decode_unicode else pieces
+
+    def _pieces(self, chunk_size: int | None) -> Iterator[bytes]:
+        return _slices(self.content, chunk_size)
+
+    async def _apieces(self, chunk_size: int | None) -> AsyncIterator[bytes]:
+        for piece in _slices(self.content, chunk_size):
+            yield piece
+
+    @overload
+    def iter_lines(
+        self,
+        chunk_size: int | None = 512,
+        decode_unicode: Literal[False] = False,
+        delimiter: bytes | None = None,
+    ) -> Iterator[bytes]: ...
+
+    @overload
+    def iter_lines(
+        self, chunk_size: int | None, decode_unicode: Literal[True], delimiter: str | None = None
+    ) -> Iterator[str]: ...
+
+    @overload
+    def iter_lines(
+        self,
+        chunk_size: int | None = 512,
+        *,
+        decode_unicode: Literal[True],
+        delimiter: str | None = None,
+    ) -> Iterator[str]: ...
+
+    def iter_lines(
+        self,
+        chunk_size: int | None = 512,
+        decode_unicode: bool = False,
+        delimiter: Any = None,
+    ) -> Iterator[bytes] | Iterator[str]:
+        """The body line by line, as requests splits it (`splitlines`, or on `delimiter`).
+
+        Raises:
+            ResponseTooLarge: a streamed body has a line longer than max_body_size.
+        """
+        pieces = self.iter_content(chunk_size, decode_unicode)  # type: ignore[call-overload]
+        return _lines(pieces, _LineSplitter(delimiter, self._line_limit()))
+
+    async def aread(self) -> bytes:
+        """The body (the rest of a streamed one, within max_body_size), for `async def` tasks."""
+        return self.content
+
+    def aiter_content(self, chunk_size: int | None = 1) -> AsyncIterator[bytes]:
+        """`iter_content` for `async def` tasks: `async for piece in resp.aiter_content(...)`."""
+        _check_chunk_size(chunk_size)
+        return self._apieces(chunk_size)
+
+    async def aiter_lines(
+        self, chunk_size: int | None = 512, delimiter: bytes | None = None
+    ) -> AsyncIterator[bytes]:
+        """`iter_lines` for `async def` tasks (bytes lines)."""
+        splitter = _LineSplitter(delimiter, self._line_limit())
+        async for piece in self.aiter_content(chunk_size):
+            for line in splitter.feed(piece):
+                yield line
+        for line in splitter.end():
+            yield line
+
+    def close(self) -> None:
+        """Drop a streamed body that was not read to its end (its connection is closed)."""
+
+    async def aclose(self) -> None:
+        """`close`, for `async def` tasks."""
+        self.close()
+
+    def _line_limit(self) -> int | None:
+        """How long a line may grow in `iter_lines` (a streamed body may never end)."""
+        return None
+
+    def _text_encoding(self) -> str:
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:  # an unknown charset name from the server
+            return "utf-8"
+        return self.encoding
+
     def raise_for_status(self) -> None:
         """Raise the request's error, or `HTTPError` when the status is 400 or above."""
         if self.error is not None:
@@ -155,7 +280,8 @@ class Response:
         raise LocustError(_NOT_CATCHING)
 
     # `with self.client.post(...) as resp:` works without catch_response (the seed's
-    # locustfile does this); Locust raises there, but nothing needs to happen at exit.
+    # locustfile does this); Locust raises there. At exit a streamed body is closed, as
+    # requests' Response does.
     def __enter__(self) -> Response:
         return self
 
@@ -165,7 +291,7 @@ class Response:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        return None
+        self.close()
 
     def __bool__(self) -> bool:
         return self.ok
@@ -197,22 +323,60 @@ def _charset(content_type: str) -> str | None:
     return None
 
 
-def decode_body(body: bytes, encoding: bytes) -> bytes:
-    """Undo a Content-Encoding of gzip or deflate; other codings are left as they are.
+def _check_chunk_size(chunk_size: int | None) -> None:
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise TypeError(f"chunk_size must be a positive int or None, not {chunk_size!r}")
 
-    Raises:
-        RemoteProtocolError: the body is not valid data for its declared coding.
-    """
-    try:
-        if encoding == b"gzip" or encoding == b"x-gzip":
-            return zlib.decompress(body, 16 + zlib.MAX_WBITS)
-        if encoding == b"deflate":
-            try:
-                return zlib.decompress(body)
-            except zlib.error:
-                # Some servers send raw deflate without the zlib wrapper (RFC 9110 §8.4.1.2).
-                return zlib.decompress(body, -zlib.MAX_WBITS)
-    except zlib.error as exc:
-        coding = encoding.decode("latin-1")
-        raise RemoteProtocolError(f"the response body is not valid {coding} data ({exc})") from exc
-    return body
+
+def _slices(content: bytes, chunk_size: int | None) -> Iterator[bytes]:
+    if chunk_size is None or chunk_size >= len(content):
+        if content:
+            yield content
+        return
+    for start in range(0, len(content), chunk_size):
+        yield content[start : start + chunk_size]
+
+
+def _decoded(pieces: Iterator[bytes], encoding: str) -> Iterator[str]:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    for piece in pieces:
+        text = decoder.decode(piece)
+        if text:
+            yield text
+    text = decoder.decode(b"", final=True)
+    if text:
+        yield text
+
+
+class _LineSplitter:
+    """requests' `iter_lines` algorithm, for bytes or text pieces: a line cut by a piece
+    boundary is held back until the rest of it arrives (up to `limit` characters)."""
+
+    __slots__ = ("_delimiter", "_limit", "_pending")
+
+    def __init__(self, delimiter: Any, limit: int | None) -> None:
+        self._delimiter = delimiter
+        self._limit = limit
+        self._pending: Any = None
+
+    def feed(self, piece: Any) -> list[Any]:
+        if self._pending is not None:
+            piece = self._pending + piece
+        lines = piece.split(self._delimiter) if self._delimiter else piece.splitlines()
+        if lines and lines[-1] and piece and lines[-1][-1] == piece[-1]:
+            self._pending = lines.pop()
+            if self._limit is not None and len(self._pending) > self._limit:
+                raise body_too_large(self._limit)
+        else:
+            self._pending = None
+        return list(lines)
+
+    def end(self) -> list[Any]:
+        pending, self._pending = self._pending, None
+        return [] if pending is None else [pending]
+
+
+def _lines(pieces: Iterator[Any], splitter: _LineSplitter) -> Iterator[Any]:
+    for piece in pieces:
+        yield from splitter.feed(piece)
+    yield from splitter.end()

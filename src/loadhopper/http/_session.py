@@ -9,13 +9,27 @@ the same code and the same numbers. A call goes:
 2. serialize the request: the session's constant header lines (Host, User-Agent, Accept...)
    are serialized once per origin and reused, and only Cookie, Content-Type and
    Content-Length are added per request;
-3. exchange it on an idle keep-alive connection of the pool, or a new one; a reused
-   connection that fails before any byte of the response came back was most likely closed
-   by the server while idle, so the request is sent once more on a fresh connection;
-4. build the Response, store cookies, follow redirects;
+3. exchange it on an idle keep-alive connection of the pool, or a new one (see "Sending
+   again" below);
+4. decode the body within `BodyLimits` (`_decode`), build the Response, store cookies,
+   follow redirects;
 5. hand one sample to `request_sink` (Locust's `events.request` payload, positional), or,
    with `catch_response=True`, hand the task a ResponseContextManager that records it when
-   its `with` block exits.
+   its `with` block exits. With `stream=True` the sample is taken when the headers arrive
+   (its length is the Content-Length, as in Locust) and the body stays on the connection
+   (`_stream.BodyStream`) until the task reads it.
+
+Sending again. A reused connection that fails before any byte of the response came back was
+most likely closed by the server while it sat idle, but the server may also have received
+the request. So a request is sent again on a fresh connection only when that is safe and
+honest: its method is idempotent (RFC 9110 §9.2.2), it was not a timeout, and the failed
+attempt is recorded as a failed sample of its own (`StaleConnection`), so that what the
+server received is what the statistics count. A request whose bytes were never written
+(the connection was already closed when it went out) is sent again whatever its method,
+with nothing recorded for the attempt that did not happen.
+
+The blocking `request` is the hot path and does these steps inline; `arequest` does the same
+and is also the general path (streams, deadlines) that `request` hands over to.
 
 Network failures never raise out of a request: they become a Response with status 0 and
 `error` set, recorded as a failed sample, as Locust's HttpSession does. Programming errors
@@ -26,27 +40,34 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any, NamedTuple, cast
 from urllib.parse import urljoin
 
 from loadhopper._bridge import await_
-from loadhopper._exceptions import InvalidURL, ReadTimeout, RequestError, TooManyRedirects
+from loadhopper._exceptions import (
+    ConnectTimeout,
+    InvalidURL,
+    RequestError,
+    StaleConnection,
+    Timeout,
+    TooManyRedirects,
+)
 from loadhopper.http._body import Data, encode_body
 from loadhopper.http._catch import RequestSink, ResponseContextManager
-from loadhopper.http._connection import Connection
+from loadhopper.http._connection import Connection, Deadline
 from loadhopper.http._cookies import CookieJar
+from loadhopper.http._decode import decode_body
 from loadhopper.http._headers import MutableHeaders
-from loadhopper.http._options import (
-    TimeoutArg,
-    split_timeout,
-)
+from loadhopper.http._limits import BodyLimits
+from loadhopper.http._options import TimeoutArg, check_deadline, split_timeout
 from loadhopper.http._pool import ConnectionPool, Origin
-from loadhopper.http._protocol import (
-    DEFAULT_MAX_HEADER_BYTES,
-    RawResponse,
-)
-from loadhopper.http._response import Response, decode_body, status_error
+from loadhopper.http._protocol import DEFAULT_MAX_HEADER_BYTES, RawResponse
+from loadhopper.http._response import Response, status_error
+from loadhopper.http._stream import BodyStream
+from loadhopper.http._streamed import StreamedResponse, StreamedResponseContextManager
 from loadhopper.http._url import BaseURL, Params, ResolvedURL, add_params, parse_absolute
 from loadhopper.http._verbs import RequestVerbs
 from loadhopper.http._writer import RequestWriter
@@ -55,6 +76,12 @@ __all__ = ["HttpSession"]
 
 _USER_AGENT = "loadhopper/0.1"
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
+# RFC 9110 §9.2.2: the methods whose repetition has the effect of one request.
+_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
+_STALE_MESSAGE = (
+    "the reused keep-alive connection broke before any byte of the response; "
+    "the request was sent again on a new connection"
+)
 _NAME_CACHE_SIZE = 10_000  # distinct request targets whose names are remembered
 _NAMES: dict[tuple[Callable[[str], str], str], str] = {}
 
@@ -83,6 +110,14 @@ class HttpSession(RequestVerbs, RequestWriter):
         default_headers: headers sent on every request, over the built-in defaults.
         max_redirects: redirects followed before the request fails with TooManyRedirects.
         max_header_bytes: largest response header section accepted.
+        body_limits: the largest response body accepted, on the wire and decoded (the
+            defaults: 64 MiB each).
+        deadline: default for every request: seconds from sending it to the end of its
+            response, redirects included, or None for none (see `request`).
+
+    Attributes:
+        deadline: the default `deadline=` of requests; settable.
+        body_limits: the response size bounds of requests from now on; settable.
     """
 
     def __init__(
@@ -96,6 +131,8 @@ class HttpSession(RequestVerbs, RequestWriter):
         default_headers: Mapping[str, str] | None = None,
         max_redirects: int = 30,
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+        body_limits: BodyLimits | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.request_sink = request_sink
         self.url_namer = url_namer
@@ -112,7 +149,14 @@ class HttpSession(RequestVerbs, RequestWriter):
         self._blocks_key: tuple[int, tuple[str, str] | None] = (-1, None)
         self._base: BaseURL | None = None
         self._repeat: _Repeat | None = None
+        # Streamed responses not yet read to their end, weakly: a dropped one closes itself.
+        self._streams: list[weakref.ref[BodyStream]] = []
+        # Whether requests must take the general path: a default deadline or open streams
+        # (one flag, so that the blocking fast path tests one attribute for both).
+        self._general = False
         self.base_url = base_url
+        self.body_limits = BodyLimits() if body_limits is None else body_limits
+        self.deadline = deadline
 
     @property
     def verify(self) -> bool | str:
@@ -126,6 +170,27 @@ class HttpSession(RequestVerbs, RequestWriter):
     @verify.setter
     def verify(self, value: bool | str) -> None:
         self._pool.verify = value
+
+    @property
+    def body_limits(self) -> BodyLimits:
+        """The response size bounds (max_body_size, max_decoded_size) of the next requests."""
+        return self._limits
+
+    @body_limits.setter
+    def body_limits(self, value: BodyLimits) -> None:
+        self._limits = value
+        self._max_body = value.max_body_size  # read on every request: one attribute, not two
+        self._max_decoded = value.max_decoded_size
+
+    @property
+    def deadline(self) -> float | None:
+        """The default `deadline=` of requests: seconds, or None for no deadline."""
+        return self._deadline
+
+    @deadline.setter
+    def deadline(self, value: float | None) -> None:
+        self._deadline = check_deadline(value)
+        self._general = self._deadline is not None or bool(self._streams)
 
     @property
     def base_url(self) -> str:
@@ -160,8 +225,31 @@ class HttpSession(RequestVerbs, RequestWriter):
         auth: tuple[str, str] | None = None,
         allow_redirects: bool = True,
         timeout: TimeoutArg = _UNSET,
+        stream: bool = False,
+        deadline: float | None = _UNSET,
     ) -> Response:
         """Send one request and record one sample; blocks the calling user's greenlet.
+
+        Args:
+            method: the HTTP method.
+            url: a path (joined to the base URL) or an absolute URL.
+            name: the name in the statistics (default: the path with its query).
+            catch_response: return a ResponseContextManager; the task decides the outcome.
+            context: the `context` of the sample (Locust's `events.request`).
+            params: query parameters, added to the URL's own.
+            data: the body: a dict or pairs (a form), str or bytes.
+            json: a body sent as JSON (when `data` is empty).
+            headers: headers for this request, over the session's (None removes one).
+            cookies: cookies for this request, besides the session's.
+            auth: Basic credentials (user, password).
+            allow_redirects: follow 301, 302, 303, 307 and 308 responses.
+            timeout: seconds, or a (connect, read) pair, as in requests: the read timeout
+                is the longest wait for the next byte, not for the whole response.
+            stream: record the request when its headers arrive and leave the body to be
+                read by the task (`iter_content`, `iter_lines`, `content`), as requests.
+            deadline: seconds from sending to the end of the response, redirects included
+                (with `stream`: until the body has been read); None for none. Defaults to
+                the session's `deadline`.
 
         Returns:
             The Response (a ResponseContextManager when `catch_response` is true). When no
@@ -171,6 +259,16 @@ class HttpSession(RequestVerbs, RequestWriter):
             InvalidURL: the URL cannot be requested (nothing is recorded).
             BridgeError: called outside a user's greenlet (use `arequest` in async code).
         """
+        if stream or deadline is not _UNSET or self._general:
+            # The general path (streams, deadlines), awaited through the bridge.
+            return await_(
+                self.arequest(
+                    method, url, name=name, catch_response=catch_response, context=context,
+                    params=params, data=data, json=json, headers=headers, cookies=cookies,
+                    auth=auth, allow_redirects=allow_redirects, timeout=timeout,
+                    stream=stream, deadline=deadline,
+                )
+            )  # fmt: skip
         method = method.upper()
         call = self._prepare(method, url, name, params, data, json, headers, cookies, auth)
         timeouts = self._timeouts if timeout is _UNSET else split_timeout(timeout)
@@ -181,27 +279,40 @@ class HttpSession(RequestVerbs, RequestWriter):
             pool = self._pool
             connection = pool.take_idle(origin)
             if connection is None:
-                raw = await_(self._exchange_fresh(origin, call.wire, call.head, timeouts))
+                raw, connection = await_(self._exchange_fresh(call, timeouts, None))
             else:
                 try:
-                    raw = await_(connection.send(call.wire, call.head, timeouts[1]))
-                except RequestError as exc:
-                    pool.discard(connection)
-                    if not _retriable(connection, exc):
-                        raise
-                    raw = await_(self._exchange_fresh(origin, call.wire, call.head, timeouts))
-                except BaseException:
-                    pool.discard(connection)  # cancelled mid-request: out of step
-                    raise
+                    waiter = connection.send(call.wire, call.head, timeouts[1], self._max_body)
+                except RequestError:  # never written: safe to send again, whatever the method
+                    raw, connection = await_(self._exchange_fresh(call, timeouts, None))
                 else:
-                    pool.release(origin, connection)
-            response = self._response(raw, method, call.origin, call.target, call.url, None)
+                    try:
+                        raw = await_(waiter)
+                    except RequestError as exc:
+                        pool.discard(connection)
+                        if not _retriable(call.method, connection, exc):
+                            raise
+                        self._record_stale(call, context, exc, start_time, started)
+                        raw, connection = await_(self._exchange_fresh(call, timeouts, None))
+                    except BaseException:
+                        pool.discard(connection)  # cancelled mid-request: out of step
+                        raise
+            body = raw.body
+            if raw.content_encoding is not None and body:
+                try:
+                    decoded = decode_body(body, raw.content_encoding, self._max_decoded)
+                    body = decoded if isinstance(decoded, bytes) else await_(decoded.finish())
+                except BaseException:
+                    connection.close()  # a connection is never reused after a failure
+                    raise
+            pool.release(origin, connection)
+            response = self._response(raw, body, method, origin, call.target, call.url, None)
             if allow_redirects and raw.location is not None and raw.status in _REDIRECTS:
-                response = await_(self._follow(response, raw, call, timeouts))
+                response = await_(self._follow(response, raw, call, context, timeouts, None, False))
         except RequestError as exc:
             if isinstance(exc, InvalidURL):
                 raise
-            response = Response.failed(method, call.url, exc, time.perf_counter() - started)
+            response = self._failed(method, call.url, exc, started)
         return self._record(call, response, catch_response, context, start_time, started)
 
     async def arequest(
@@ -220,23 +331,56 @@ class HttpSession(RequestVerbs, RequestWriter):
         auth: tuple[str, str] | None = None,
         allow_redirects: bool = True,
         timeout: TimeoutArg = _UNSET,
+        stream: bool = False,
+        deadline: float | None = _UNSET,
     ) -> Response:
-        """The awaitable form of `request`, for `async def` tasks (same arguments and result)."""
+        """The awaitable form of `request`, for `async def` tasks (same arguments and result).
+
+        A streamed body is read with `await response.aread()` or `async for piece in
+        response.aiter_content(...)`.
+        """
         method = method.upper()
         call = self._prepare(method, url, name, params, data, json, headers, cookies, auth)
         timeouts = self._timeouts if timeout is _UNSET else split_timeout(timeout)
+        seconds = self._deadline if deadline is _UNSET else check_deadline(deadline)
+        if self._streams:
+            self._close_streams()
         start_time = time.time()
         started = time.perf_counter()
+        limit = None
+        if seconds is not None:
+            limit = Deadline(asyncio.get_running_loop().time() + seconds, seconds)
         try:
-            raw = await self._exchange(call.origin, call.wire, call.head, timeouts)
-            response = self._response(raw, method, call.origin, call.target, call.url, None)
+            raw, connection = await self._exchange(
+                call, call, context, timeouts, limit, stream, start_time, started
+            )
+            if stream:
+                response = self._streamed(raw, connection, call, None)
+            else:
+                body = await self._decoded(raw, connection, call.origin)
+                response = self._response(
+                    raw, body, method, call.origin, call.target, call.url, None
+                )
             if allow_redirects and raw.location is not None and raw.status in _REDIRECTS:
-                response = await self._follow(response, raw, call, timeouts)
+                response = await self._follow(response, raw, call, context, timeouts, limit, stream)
         except RequestError as exc:
             if isinstance(exc, InvalidURL):
                 raise
-            response = Response.failed(method, call.url, exc, time.perf_counter() - started)
-        return self._record(call, response, catch_response, context, start_time, started)
+            response = self._failed(method, call.url, exc, started)
+        return self._record(call, response, catch_response, context, start_time, started, stream)
+
+    @staticmethod
+    def _failed(method: str, url: str, error: RequestError, started: float) -> Response:
+        """The stand-in Response of a request that got no response.
+
+        The error loses its traceback: its frames hold what the request held (a received
+        body, a decoder's output), and through the Response, which refers to the error, a
+        reference cycle that only the garbage collector would break, while tasks run on.
+        A failure message needs no traceback; `raise_for_status()` raises afresh.
+        """
+        return Response.failed(
+            method, url, error.with_traceback(None), time.perf_counter() - started
+        )
 
     def _prepare(
         self,
@@ -338,6 +482,7 @@ class HttpSession(RequestVerbs, RequestWriter):
         context: dict[str, Any] | None,
         start_time: float,
         started: float,
+        stream: bool = False,
     ) -> Response:
         """Hand the sample to the sink, or to a ResponseContextManager with catch_response."""
         elapsed = time.perf_counter() - started
@@ -346,9 +491,16 @@ class HttpSession(RequestVerbs, RequestWriter):
         response_time = elapsed * 1000.0
         if context is None:
             context = {}
-        length = len(response.content)
+        streamed = stream and type(response) is StreamedResponse
+        # A streamed response is recorded at its headers, as Locust does: the announced
+        # length, else 0.
+        length = cast(StreamedResponse, response).announced if streamed else len(response.content)
         if catch_response:
             sample = (call.method, call.name, response_time, length, context, start_time, call.url)
+            if streamed:
+                return StreamedResponseContextManager(
+                    cast(StreamedResponse, response), self.request_sink, sample
+                )
             return ResponseContextManager(response, self.request_sink, sample)
         status = response.status_code
         error = status_error(response) if status >= 400 else response.error
@@ -396,56 +548,121 @@ class HttpSession(RequestVerbs, RequestWriter):
 
     async def _exchange(
         self,
-        origin: Origin,
-        wire: bytes,
-        head: bool,
+        call: _Call,
+        hop: _Call,
+        context: dict[str, Any] | None,
         timeouts: tuple[float | None, float | None],
-    ) -> RawResponse:
+        deadline: Deadline | None,
+        stream: bool,
+        start_time: float,
+        started: float,
+    ) -> tuple[RawResponse, Connection]:
+        """Send `hop` (the request itself, or a redirect of `call`) and await its response.
+
+        Returns the connection too, still out of the pool: the caller gives it back once the
+        body is decoded (`_decoded`), or a streamed body's reader does (see `_streamed`).
+        `start_time` and `started` time the attempt, for the sample of a stale one.
+        """
         pool = self._pool
-        connection = pool.take_idle(origin)
+        connection = pool.take_idle(hop.origin)
         if connection is None:
-            return await self._exchange_fresh(origin, wire, head, timeouts)
+            return await self._exchange_fresh(hop, timeouts, deadline, stream)
         try:
-            raw = await connection.send(wire, head, timeouts[1])
+            waiter = connection.send(
+                hop.wire, hop.head, timeouts[1], self._max_body, deadline, stream
+            )
+        except RequestError:  # never written: safe to send again, whatever the method
+            return await self._exchange_fresh(hop, timeouts, deadline, stream)
+        try:
+            raw = await waiter
         except RequestError as exc:
             pool.discard(connection)
-            if not _retriable(connection, exc):
+            if not _retriable(hop.method, connection, exc):
                 raise
-            return await self._exchange_fresh(origin, wire, head, timeouts)
+            self._record_stale(
+                call._replace(method=hop.method, url=hop.url), context, exc, start_time, started
+            )
+            return await self._exchange_fresh(hop, timeouts, deadline, stream)
         except BaseException:
             pool.discard(connection)  # cancelled mid-request: the connection is out of step
             raise
-        pool.release(origin, connection)
-        return raw
+        return raw, connection
 
     async def _exchange_fresh(
         self,
-        origin: Origin,
-        wire: bytes,
-        head: bool,
+        hop: _Call,
         timeouts: tuple[float | None, float | None],
-    ) -> RawResponse:
-        connection: Connection = await self._pool.connect(origin, timeouts[0])
+        deadline: Deadline | None,
+        stream: bool = False,
+    ) -> tuple[RawResponse, Connection]:
+        origin = hop.origin
+        connect_timeout = timeouts[0]
+        if deadline is None:
+            connection: Connection = await self._pool.connect(origin, connect_timeout)
+        else:
+            connection = await self._connect_before(deadline, origin, connect_timeout)
         try:
-            raw = await connection.send(wire, head, timeouts[1])
+            raw = await connection.send(
+                hop.wire, hop.head, timeouts[1], self._max_body, deadline, stream
+            )
         except BaseException:
             self._pool.discard(connection)
             raise
+        return raw, connection
+
+    async def _connect_before(
+        self, deadline: Deadline, origin: Origin, connect_timeout: float | None
+    ) -> Connection:
+        """Connect within the connect timeout and what is left of the deadline."""
+        remaining = deadline.at - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise deadline.exceeded()
+        if connect_timeout is not None and connect_timeout <= remaining:
+            return await self._pool.connect(origin, connect_timeout)
+        try:
+            return await self._pool.connect(origin, remaining)
+        except ConnectTimeout as exc:
+            raise deadline.exceeded() from exc
+
+    def _record_stale(
+        self,
+        attempt: _Call,
+        context: dict[str, Any] | None,
+        cause: RequestError,
+        start_time: float,
+        started: float,
+    ) -> None:
+        """Record the failed attempt of a request that is about to be sent again."""
+        error = StaleConnection(_STALE_MESSAGE)
+        error.__cause__ = cause
+        self.request_sink(
+            attempt.method, attempt.name, (time.perf_counter() - started) * 1000.0, 0, None,
+            {} if context is None else context, error, start_time, attempt.url,
+        )  # fmt: skip
+
+    async def _decoded(self, raw: RawResponse, connection: Connection, origin: Origin) -> bytes:
+        """The decoded body; then the connection goes back to the pool (closed on failure)."""
+        body = raw.body
+        if raw.content_encoding is not None and body:
+            try:
+                decoded = decode_body(body, raw.content_encoding, self._max_decoded)
+                body = decoded if isinstance(decoded, bytes) else await decoded.finish()
+            except BaseException:
+                connection.close()  # a connection is never reused after a failure
+                raise
         self._pool.release(origin, connection)
-        return raw
+        return body
 
     def _response(
         self,
         raw: RawResponse,
+        body: bytes,
         method: str,
         origin: Origin,
         target: str,
         url: str,
         started: float | None,
     ) -> Response:
-        body = raw.body
-        if raw.content_encoding is not None and body:
-            body = decode_body(body, raw.content_encoding)
         # `started` is None on the first hop: _record sets its elapsed from the sample's clock
         # read, one perf_counter call fewer per request.
         elapsed = 0.0 if started is None else time.perf_counter() - started
@@ -457,22 +674,57 @@ class HttpSession(RequestVerbs, RequestWriter):
             )
         return response
 
+    def _streamed(
+        self,
+        raw: RawResponse,
+        connection: Connection,
+        hop: _Call,
+        started: float | None,
+    ) -> Response:
+        """The Response of a `stream=True` request: its body stays on `connection`."""
+        body = BodyStream(
+            connection,
+            partial(self._pool.release, hop.origin),
+            raw.content_encoding,
+            self._limits,
+            _announced_length(raw.headers),
+        )
+        self._streams.append(weakref.ref(body))
+        self._general = True
+        response = self._response(raw, b"", hop.method, hop.origin, hop.target, hop.url, started)
+        return StreamedResponse(response, body)
+
+    def _close_streams(self) -> None:
+        """Close the streamed responses of earlier requests that were not read to the end."""
+        streams, self._streams = self._streams, []
+        self._general = self._deadline is not None
+        for ref in streams:
+            body = ref()
+            if body is not None:
+                body.close()
+
     async def _follow(
         self,
         response: Response,
         raw: RawResponse,
         call: _Call,
+        context: dict[str, Any] | None,
         timeouts: tuple[float | None, float | None],
+        deadline: Deadline | None,
+        stream: bool,
     ) -> Response:
         """Follow redirects from `response`; return the final one with its history.
 
         301, 302 and 303 turn into a GET without a body (HEAD stays HEAD); 307 and 308 repeat
         the method and body. Credentials are dropped when the redirect leaves the origin.
+        With `stream`, each redirect's own body is read (within the bounds) and dropped.
         """
         method, body, content_type, auth = call.method, call.body, call.content_type, call.auth
         first_origin = call.origin
         history: list[Response] = []
         while raw.location is not None and raw.status in _REDIRECTS:
+            if stream:
+                await response.aread()  # gives the connection back to the pool
             if len(history) >= self.max_redirects:
                 raise TooManyRedirects(
                     f"more than {self.max_redirects} redirects; raise max_redirects or "
@@ -486,23 +738,35 @@ class HttpSession(RequestVerbs, RequestWriter):
                 method, body, content_type = "GET", b"", None
             if origin != first_origin:
                 auth = None
+            start_time = time.time()
             started = time.perf_counter()
             wire = self._serialize(
                 method, origin, target, body, content_type, call.headers, call.cookies, auth
             )
-            raw = await self._exchange(origin, wire, method == "HEAD", timeouts)
             url = resolved.origin_text + target
-            response = self._response(raw, method, origin, target, url, started)
+            hop = call._replace(
+                method=method, origin=origin, target=target, url=url, wire=wire,
+                head=method == "HEAD",
+            )  # fmt: skip
+            raw, connection = await self._exchange(
+                call, hop, context, timeouts, deadline, stream, start_time, started
+            )
+            if stream:
+                response = self._streamed(raw, connection, hop, started)
+            else:
+                decoded = await self._decoded(raw, connection, origin)
+                response = self._response(raw, decoded, method, origin, target, url, started)
         response.history = history
         return response
 
     def close(self) -> None:
         """Close every connection (safe to call from anywhere, any number of times)."""
+        self._close_streams()
         self._pool.close()
 
     async def aclose(self) -> None:
         """Close every connection, and let the loop run the transports' close callbacks."""
-        self._pool.close()
+        self.close()
         await asyncio.sleep(0)
 
 
@@ -511,18 +775,28 @@ def _plain(path: str) -> bool:
     return path.isascii() and path.isprintable() and " " not in path and "#" not in path
 
 
-def _retriable(connection: Connection, exc: RequestError) -> bool:
-    """Whether a failed request may be sent again on a new connection.
+def _retriable(method: str, connection: Connection, exc: RequestError) -> bool:
+    """Whether a request that failed after it was written may be sent again.
 
-    Only when the connection was a reused one and failed before any byte of the response
-    came back: the server most likely closed it while it sat idle (urllib3 and httpx retry
-    the same way). A timeout is never retried: the server may be working on the request.
+    Only an idempotent method (RFC 9110 §9.2.2: sending it twice has the effect of sending
+    it once), on a reused connection that failed before any byte of the response came
+    back: the server most likely closed it while it sat idle (urllib3 and httpx retry the
+    same way). A timeout is never retried: the server may be working on the request.
     """
     return (
-        connection.responses > 0
+        method in _IDEMPOTENT
+        and connection.responses > 0
         and not connection.received_any
-        and not isinstance(exc, ReadTimeout)
+        and not isinstance(exc, Timeout)
     )
+
+
+def _announced_length(headers: list[tuple[bytes, bytes]]) -> int:
+    """The Content-Length of a streamed response, else 0 (what Locust records for one)."""
+    for name, value in headers:
+        if len(name) == 14 and name.lower() == b"content-length":
+            return int(value)
+    return 0
 
 
 class _Call(NamedTuple):

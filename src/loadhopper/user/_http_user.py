@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
 from loadhopper._exceptions import ControlFlowSignal, InvalidURL, StopTest
-from loadhopper.http import HttpSession
+from loadhopper.http import BodyLimits, HttpSession
 from loadhopper.user._user import User
 from loadhopper.user._user_environment import RequestSink, UserEnvironment
 
@@ -30,9 +30,17 @@ class HttpUser(User):
     The client keeps cookies and keep-alive connections per user. Requests go to the
     class's `host`, or to the `-H/--host` given for the run (which wins, without changing
     the class). TLS certificates are verified.
+
+    Attributes:
+        max_body_size: the largest response body accepted off the wire, in bytes; None
+            (the default) takes the run's `--max-body-size` (64 MiB unless set).
+        max_decoded_size: the largest body accepted after gzip or deflate decoding, in
+            bytes; None takes the run's `--max-decoded-size` (64 MiB unless set).
     """
 
     abstract: ClassVar[bool] = True
+    max_body_size: ClassVar[int | None] = None
+    max_decoded_size: ClassVar[int | None] = None
     client: HttpSession
 
     def __init__(self, environment: UserEnvironment) -> None:
@@ -49,7 +57,21 @@ class HttpUser(User):
             "request_sink": self._request_sink(),
             "url_namer": self.environment.url_namer,
             "verify": True,
+            "body_limits": self._body_limits(),
         }
+
+    def _body_limits(self) -> BodyLimits:
+        """The run's bounds, with this class's own `max_body_size` / `max_decoded_size` over."""
+        limits = self.environment.body_limits
+        cls = type(self)
+        if cls.max_body_size is None and cls.max_decoded_size is None:
+            return limits  # the common case: every user shares the run's one object
+        return BodyLimits(
+            max_body_size=limits.max_body_size if cls.max_body_size is None else cls.max_body_size,
+            max_decoded_size=(
+                limits.max_decoded_size if cls.max_decoded_size is None else cls.max_decoded_size
+            ),
+        )
 
     def _request_sink(self) -> RequestSink:
         sink = self.environment.request_sink
@@ -97,8 +119,12 @@ class FastHttpUser(HttpUser):
     """Locust's FastHttpUser API on the same client: its class attributes, plus `rest()`.
 
     Attributes:
-        network_timeout: seconds to wait for a response (Locust's default, 60).
+        network_timeout: the longest wait for the next byte of a response, in seconds
+            (Locust's meaning and default, 60): a per-read timeout, not a deadline.
         connection_timeout: seconds to wait for a connection (Locust's default, 60).
+        deadline: seconds from sending a request to the end of its response, redirects
+            included, for every request (a request's own `deadline=` wins); None, the
+            default, for none.
         max_redirects: redirects followed before a request fails.
         insecure: True skips TLS certificate verification. The default is False (verify),
             unlike Locust's FastHttpUser: a deliberate difference, see the module docstring.
@@ -108,6 +134,7 @@ class FastHttpUser(HttpUser):
     abstract: ClassVar[bool] = True
     network_timeout: ClassVar[float] = 60.0
     connection_timeout: ClassVar[float] = 60.0
+    deadline: ClassVar[float | None] = None
     max_redirects: ClassVar[int] = 30
     insecure: ClassVar[bool] = False
     default_headers: ClassVar[Mapping[str, str] | None] = None
@@ -117,6 +144,7 @@ class FastHttpUser(HttpUser):
         cls = type(self)
         options["verify"] = not cls.insecure
         options["timeout"] = (cls.connection_timeout, cls.network_timeout)
+        options["deadline"] = cls.deadline
         options["max_redirects"] = cls.max_redirects
         if cls.default_headers:
             options["default_headers"] = dict(cls.default_headers)
