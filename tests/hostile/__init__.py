@@ -1,0 +1,1 @@
+"""The hostile-target suite: the real CLI against a server that misbehaves on purpose."""
