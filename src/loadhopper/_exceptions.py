@@ -24,6 +24,7 @@ Errors (something went wrong; the message says what and what to do)::
           │    └── StaleConnection      (a reused connection broke; the request was resent)
           ├── RemoteProtocolError       (the server's bytes are not valid HTTP/1.1)
           ├── ResponseTooLarge          (the body is over max_body_size or max_decoded_size)
+          ├── RequestInterrupted        (the user was stopped while the request was on the wire)
           ├── TooManyRedirects
           └── HTTPError                 (status >= 400; what `raise_for_status()` raises)
 
@@ -59,6 +60,7 @@ __all__ = [
     "ReadTimeout",
     "RemoteProtocolError",
     "RequestError",
+    "RequestInterrupted",
     "RescheduleTask",
     "RescheduleTaskImmediately",
     "ResponseError",
@@ -164,6 +166,14 @@ class RemoteProtocolError(RequestError):
 
 class ResponseTooLarge(RequestError):
     """The response body is larger than the session's `BodyLimits` allow (wire or decoded)."""
+
+
+class RequestInterrupted(RequestError):
+    """The user was stopped (the test's stop, after its drain) while its request was on the wire.
+
+    The server may have received the request, so it is recorded once, as this failure,
+    rather than dropped: every request that may have reached the target is counted.
+    """
 
 
 class TooManyRedirects(RequestError):

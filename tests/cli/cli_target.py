@@ -1,8 +1,9 @@
 """A small HTTP/1.1 target on loopback for the end-to-end tests, with the seed's routes.
 
 Routes: `GET /` (index), `POST /create` (returns a new id as text), `POST /{id}/update`
-(303 to `/{id}`), `GET /{id}`, `GET /{id}/delete` (303 to `/`), plus `GET /fail` (500)
-and `GET /slow` (answers only when the test releases it, for stop-timeout tests).
+(303 to `/{id}`), `GET /{id}`, `GET /{id}/delete` (303 to `/`), plus `GET /fail` (500),
+`GET /delay` (answers after 30 ms) and `GET /slow` (answers only when the test releases it,
+for stop-timeout tests).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import http.server
 import itertools
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -45,6 +47,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, b"cats index")
         elif self.path == "/fail":
             self._send(500, b"boom")
+        elif self.path == "/delay":
+            time.sleep(0.03)  # many requests are on the wire at any moment, as at a stop
+            self._send(200, b"late")
         elif self.path == "/slow":
             self.server.release.wait(30)
             self._send(200, b"slow")
@@ -79,6 +84,22 @@ class _Server(http.server.ThreadingHTTPServer):
     def count(self, method: str, path: str) -> None:
         with self._lock:
             self.requests[(method, path)] = self.requests.get((method, path), 0) + 1
+
+    def settled(self, quiet: float = 0.3, limit: float = 5.0) -> dict[tuple[str, str], int]:
+        """The counts once no request has arrived for `quiet` seconds (at most `limit`).
+
+        A request the load generator wrote just before it exited may still be on its way
+        into a handler thread; the counts are read once they stop moving.
+        """
+        deadline = time.monotonic() + limit
+        last = dict(self.requests)
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = dict(self.requests)
+            if now == last:
+                break
+            last = now
+        return last
 
     @property
     def url(self) -> str:

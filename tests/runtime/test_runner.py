@@ -476,3 +476,8 @@ def test_a_task_cancelled_mid_request_runs_its_finally_and_returns_its_worker(
     run_bounded(main)
     assert cleaned == [True, True]
     assert bridge_statistics().workers_busy == 0
+    # Both requests reached the server, so both are counted, once, as interrupted failures.
+    total = runner.environment.stats.total
+    assert (total.num_requests, total.num_failures) == (2, 2)
+    [failure] = runner.environment.stats.errors.values()
+    assert failure.occurrences == 2 and "interrupted at stop" in failure.error

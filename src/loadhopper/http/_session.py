@@ -51,6 +51,7 @@ from loadhopper._exceptions import (
     ConnectTimeout,
     InvalidURL,
     RequestError,
+    RequestInterrupted,
     StaleConnection,
     Timeout,
     TooManyRedirects,
@@ -78,6 +79,11 @@ _USER_AGENT = "loadhopper/0.1"
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 # RFC 9110 §9.2.2: the methods whose repetition has the effect of one request.
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
+# One fixed text, so that every interrupted request groups in one failure row.
+_INTERRUPTED_MESSAGE = (
+    "interrupted at stop: the test stopped (after its stop timeout or drain) before the "
+    "response arrived"
+)
 _STALE_MESSAGE = (
     "the reused keep-alive connection broke before any byte of the response; "
     "the request was sent again on a new connection"
@@ -154,6 +160,11 @@ class HttpSession(RequestVerbs, RequestWriter):
         # Whether requests must take the general path: a default deadline or open streams
         # (one flag, so that the blocking fast path tests one attribute for both).
         self._general = False
+        # Requests cancelled while on the wire (sent, no response yet), not yet recorded:
+        # the handler that sees the cancellation counts one, the request's top level
+        # records it and lets the cancellation go on. A count, not a flag: an `async def`
+        # task may have several requests in flight when it is cancelled.
+        self._interrupted = 0
         self.base_url = base_url
         self.body_limits = BodyLimits() if body_limits is None else body_limits
         self.deadline = deadline
@@ -294,16 +305,18 @@ class HttpSession(RequestVerbs, RequestWriter):
                             raise
                         self._record_stale(call, context, exc, start_time, started)
                         raw, connection = await_(self._exchange_fresh(call, timeouts, None))
-                    except BaseException:
+                    except BaseException as exc:
                         pool.discard(connection)  # cancelled mid-request: out of step
+                        self._note_interrupted(exc)
                         raise
             body = raw.body
             if raw.content_encoding is not None and body:
                 try:
                     decoded = decode_body(body, raw.content_encoding, self._max_decoded)
                     body = decoded if isinstance(decoded, bytes) else await_(decoded.finish())
-                except BaseException:
+                except BaseException as exc:
                     connection.close()  # a connection is never reused after a failure
+                    self._note_interrupted(exc)
                     raise
             pool.release(origin, connection)
             response = self._response(raw, body, method, origin, call.target, call.url, None)
@@ -313,6 +326,9 @@ class HttpSession(RequestVerbs, RequestWriter):
             if isinstance(exc, InvalidURL):
                 raise
             response = self._failed(method, call.url, exc, started)
+        except asyncio.CancelledError:
+            self._record_interrupted(call, context, start_time, started)
+            raise
         return self._record(call, response, catch_response, context, start_time, started)
 
     async def arequest(
@@ -367,6 +383,9 @@ class HttpSession(RequestVerbs, RequestWriter):
             if isinstance(exc, InvalidURL):
                 raise
             response = self._failed(method, call.url, exc, started)
+        except asyncio.CancelledError:
+            self._record_interrupted(call, context, start_time, started)
+            raise
         return self._record(call, response, catch_response, context, start_time, started, stream)
 
     @staticmethod
@@ -583,8 +602,9 @@ class HttpSession(RequestVerbs, RequestWriter):
                 call._replace(method=hop.method, url=hop.url), context, exc, start_time, started
             )
             return await self._exchange_fresh(hop, timeouts, deadline, stream)
-        except BaseException:
+        except BaseException as exc:
             pool.discard(connection)  # cancelled mid-request: the connection is out of step
+            self._note_interrupted(exc)
             raise
         return raw, connection
 
@@ -605,8 +625,9 @@ class HttpSession(RequestVerbs, RequestWriter):
             raw = await connection.send(
                 hop.wire, hop.head, timeouts[1], self._max_body, deadline, stream
             )
-        except BaseException:
+        except BaseException as exc:
             self._pool.discard(connection)
+            self._note_interrupted(exc)
             raise
         return raw, connection
 
@@ -640,6 +661,24 @@ class HttpSession(RequestVerbs, RequestWriter):
             {} if context is None else context, error, start_time, attempt.url,
         )  # fmt: skip
 
+    def _note_interrupted(self, exc: BaseException) -> None:
+        """Count a request cancelled after its bytes were written (see `_interrupted`)."""
+        if isinstance(exc, asyncio.CancelledError):
+            self._interrupted += 1
+
+    def _record_interrupted(
+        self, call: _Call, context: dict[str, Any] | None, start_time: float, started: float
+    ) -> None:
+        """Record once a request cancelled on the wire: the server may have received it."""
+        if not self._interrupted:
+            return  # cancelled before anything was sent (e.g. while connecting)
+        self._interrupted -= 1
+        self.request_sink(
+            call.method, call.name, (time.perf_counter() - started) * 1000.0, 0, None,
+            {} if context is None else context, RequestInterrupted(_INTERRUPTED_MESSAGE),
+            start_time, call.url,
+        )  # fmt: skip
+
     async def _decoded(self, raw: RawResponse, connection: Connection, origin: Origin) -> bytes:
         """The decoded body; then the connection goes back to the pool (closed on failure)."""
         body = raw.body
@@ -647,8 +686,9 @@ class HttpSession(RequestVerbs, RequestWriter):
             try:
                 decoded = decode_body(body, raw.content_encoding, self._max_decoded)
                 body = decoded if isinstance(decoded, bytes) else await decoded.finish()
-            except BaseException:
+            except BaseException as exc:
                 connection.close()  # a connection is never reused after a failure
+                self._note_interrupted(exc)
                 raise
         self._pool.release(origin, connection)
         return body
