@@ -52,6 +52,7 @@ def test_locust_runners_has_locusts_names() -> None:
     assert isinstance(runner, runners.Runner) and isinstance(runner, runners.LocalRunner)
     assert not isinstance(runner, runners.MasterRunner | runners.WorkerRunner)
     assert runner.state == runners.STATE_INIT
+    assert (runner.worker_index, runner.worker_count) == (0, 1)  # Locust's local values
 
 
 def test_master_and_worker_runners_refuse_to_be_built_with_one_sentence() -> None:

@@ -144,6 +144,16 @@ class LocalRunner:
         return self.environment.stats
 
     @property
+    def worker_index(self) -> int:
+        """This process's index among the test's workers: 0 in a local run, as in Locust."""
+        return 0
+
+    @property
+    def worker_count(self) -> int:
+        """How many processes run users: 1 in a local run, as in Locust."""
+        return 1
+
+    @property
     def user_count(self) -> int:
         """How many users are running now."""
         return 0 if self._pool is None else self._pool.user_count
