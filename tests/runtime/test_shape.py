@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from loadhopper import LoadTestShape, User, constant, task
-from loadhopper.runtime._shape import ShapeTarget, read_tick
+from loadhopper.runtime._load_model import SetUsers, read_tick
 
 
 class Shape(LoadTestShape):
@@ -26,15 +26,15 @@ class Idle(User):
     ("answer", "target"),
     [
         (None, None),
-        ((3, 10), ShapeTarget(3, 10.0)),
-        ([3, 0.5], ShapeTarget(3, 0.5)),  # Locust unpacks it, so a list works too
-        ((2.0, 1), ShapeTarget(2, 1.0)),  # `user_count * fraction` arithmetic gives floats
-        ((0, 1), ShapeTarget(0, 1.0)),
-        ((4, 2, [Idle]), ShapeTarget(4, 2.0, (Idle,))),
-        ((4, 2, None), ShapeTarget(4, 2.0)),  # Locust's runner reads None as every class
+        ((3, 10), SetUsers(3, 10.0)),
+        ([3, 0.5], SetUsers(3, 0.5)),  # Locust unpacks it, so a list works too
+        ((2.0, 1), SetUsers(2, 1.0)),  # `user_count * fraction` arithmetic gives floats
+        ((0, 1), SetUsers(0, 1.0)),
+        ((4, 2, [Idle]), SetUsers(4, 2.0, (Idle,))),
+        ((4, 2, None), SetUsers(4, 2.0)),  # Locust's runner reads None as every class
     ],
 )
-def test_a_load_or_none_is_read(answer: Any, target: ShapeTarget | None) -> None:
+def test_a_load_or_none_is_read(answer: Any, target: SetUsers | None) -> None:
     assert read_tick(Shape(), answer) == target
 
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from loadhopper._exceptions import StopTest as StopTestSignal
 from loadhopper.runtime._clock import Clock
 from loadhopper.runtime._environment import user_frames
-from loadhopper.runtime._shape import LoadTestShape, ShapeTarget, read_tick
+from loadhopper.runtime._shape import LoadTestShape
 from loadhopper.stats import StatsCollector
 from loadhopper.user import User
 
@@ -41,6 +41,7 @@ __all__ = [
     "ShapeModel",
     "StartIteration",
     "StopTest",
+    "read_tick",
 ]
 
 logger = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class ShapeModel:
 
     async def commands(self, clock: Clock) -> AsyncIterator[Command]:
         shape = self.shape
-        last: ShapeTarget | None = None
+        last: SetUsers | None = None
         while True:
             try:
                 target = read_tick(shape, shape.tick())
@@ -171,7 +172,7 @@ class ShapeModel:
                 yield StopTest("the load shape returned None")
                 return
             if target != last:
-                yield SetUsers(target.user_count, target.spawn_rate, target.user_classes)
+                yield target
             last = target
             await clock.sleep(SHAPE_POLL_SECONDS)
 
@@ -187,3 +188,43 @@ class ShapeModel:
             message,
             exc_info=error,
         )
+
+
+def read_tick(shape: LoadTestShape, answer: object) -> SetUsers | None:
+    """Check what `shape.tick()` returned; None means the shape ends the test.
+
+    Raises:
+        TypeError: the answer is not (users, spawn_rate), (users, spawn_rate, classes) or None.
+        ValueError: the user count is negative or the spawn rate is not above 0.
+    """
+    if answer is None:
+        return None
+    name = type(shape).__name__
+    expected = "return (users, spawn_rate), (users, spawn_rate, [UserClass, ...]) or None"
+    if isinstance(answer, str | bytes) or not isinstance(answer, Sequence):
+        raise TypeError(f"{name}.tick() returned {answer!r}; {expected}.")
+    if len(answer) not in (2, 3):
+        raise TypeError(f"{name}.tick() returned {len(answer)} values; {expected}.")
+    try:
+        user_count = int(answer[0])
+        spawn_rate = float(answer[1])
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}.tick() returned {answer!r}; {expected}.") from None
+    if user_count < 0 or not spawn_rate > 0:  # `not >` also refuses NaN
+        raise ValueError(
+            f"{name}.tick() asked for {user_count} users at {spawn_rate:g} per second; "
+            "return 0 or more users and a spawn rate above 0."
+        )
+    classes = answer[2] if len(answer) == 3 else None
+    if classes is None:  # Locust's runner accepts an explicit None as "every class" too
+        return SetUsers(user_count, spawn_rate)
+    if (
+        isinstance(classes, str | bytes)
+        or not isinstance(classes, Sequence)
+        or not all(isinstance(cls, type) and issubclass(cls, User) for cls in classes)
+    ):
+        raise TypeError(
+            f"{name}.tick() returned {classes!r} as its user classes; "
+            "give a list of User classes, or return only (users, spawn_rate) to run them all."
+        )
+    return SetUsers(user_count, spawn_rate, tuple(classes))
