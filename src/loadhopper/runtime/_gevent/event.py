@@ -6,6 +6,7 @@ works inside a user or a spawned greenlet (see `_hub.block`).
 
 from __future__ import annotations
 
+import abc
 import asyncio
 from collections.abc import Callable
 from typing import Any
@@ -16,15 +17,16 @@ from loadhopper.runtime._gevent.timeout import Timeout
 __all__ = ["AsyncResult", "Event"]
 
 
-class _Flag:
+class _Flag(abc.ABC):
     """The waiting and links that Event and AsyncResult share."""
 
     def __init__(self) -> None:
         self._waiters: list[asyncio.Future[None]] = []
         self._links: list[Callable[[Any], object]] = []
 
+    @abc.abstractmethod
     def ready(self) -> bool:
-        raise NotImplementedError
+        """Whether waiting would return at once (set, or holding a value or an exception)."""
 
     def rawlink(self, callback: Callable[[Any], object]) -> None:
         """Call `callback(self)` when this becomes ready (soon, if it is already)."""
