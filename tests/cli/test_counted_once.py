@@ -13,14 +13,12 @@ import http.client
 import json
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_main_e2e import _env, run_cli, write
+from test_main_e2e import _start, run_cli, write
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -69,30 +67,14 @@ def _received(target: Any) -> int:
     return sum(target.settled().values())
 
 
-def _reported(directory: Path) -> dict[str, Any]:
-    summary = json.loads((directory / "s.json").read_text())
-    return summary
-
-
 def _check(directory: Path, target: Any) -> dict[str, Any]:
-    summary = _reported(directory)
+    summary: dict[str, Any] = json.loads((directory / "s.json").read_text())
     received = _received(target)
     assert received > 0
     assert summary["aggregated"]["num_requests"] == received, (
         f"reported {summary['aggregated']['num_requests']}, the target received {received}"
     )
     return summary
-
-
-def _start(cwd: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "loadhopper", *args],
-        cwd=cwd,
-        env=_env(cwd),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def _wait_for_requests(target: Any, count: int) -> None:
