@@ -198,6 +198,7 @@ def _environment(locustfile: Locustfile, options: Options) -> Environment:
         parsed_options=options.as_namespace(),
         template_names=not options.no_url_templating,
         max_stats_rows=options.max_stats_rows,
+        strict_locust=options.strict_locust,
         body_limits=BodyLimits(
             max_body_size=options.max_body_size, max_decoded_size=options.max_decoded_size
         ),

@@ -64,6 +64,7 @@ class Options:
     stop_timeout: float = 0.0
     exit_code_on_error: int = 1
     equal_weights: bool = False
+    strict_locust: bool = False
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     max_decoded_size: int = DEFAULT_MAX_DECODED_SIZE
     show_task_ratio: bool = False

@@ -218,6 +218,12 @@ def _add_run(parser: LocustArgumentParser) -> None:
         "--equal-weights", action="store_true", help="Spawn every User class equally."
     )
     group.add_argument(
+        "--strict-locust",
+        action="store_true",
+        help="Fail where Locust fails (a path without a leading slash, a `with` block "
+        "without catch_response), so that the locustfile stays portable to Locust.",
+    )
+    group.add_argument(
         "--max-body-size",
         type=_size,
         default=DEFAULT_MAX_BODY_SIZE,

@@ -68,6 +68,8 @@ class Environment:
             rather than by the raw path.
         max_stats_rows: distinct (method, name) rows kept before the overflow row.
         percentiles: the percentiles every stats row reports.
+        strict_locust: fail where Locust fails (`--strict-locust`): HTTP users then refuse
+            what loadhopper otherwise accepts, so that the locustfile stays portable.
         body_limits: the default response size bounds of HTTP users (`--max-body-size`,
             `--max-decoded-size`); a User class's own `max_body_size` or
             `max_decoded_size` wins over them.
@@ -90,6 +92,7 @@ class Environment:
         template_names: bool = True,
         max_stats_rows: int = 500,
         percentiles: Sequence[float] = DEFAULT_PERCENTILES,
+        strict_locust: bool = False,
         body_limits: BodyLimits | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -113,6 +116,7 @@ class Environment:
         self.web_ui: Any = None
         self.process_exit_code: int | None = None
         self.equal_weights = False
+        self.strict_locust = strict_locust
         self.body_limits = BodyLimits() if body_limits is None else body_limits
         if events is None:
             # Custom clients fire events.request; this makes their samples reach the stats.

@@ -1,6 +1,6 @@
 """The `locust` import alias: `from locust import HttpUser` in a locustfile gets ours.
 
-Installing it puts small shim modules (`loadhopper.runtime._locust.*`, which re-export
+Installing it puts small shim modules (`loadhopper._locust.*`, which re-export
 loadhopper's names under Locust's module paths) into `sys.modules` under `locust.*`. Python
 looks there before searching the path, so the shims win even when the real Locust is
 installed. Nothing is installed on `import loadhopper`: only loading a locustfile does it.
@@ -28,7 +28,7 @@ __all__ = [
     "uninstall_locust_alias",
 ]
 
-_SHIM_PACKAGE = "loadhopper.runtime._locust"
+_SHIM_PACKAGE = "loadhopper._locust"
 _GEVENT_SHIM_PACKAGE = "loadhopper.runtime._gevent"
 
 REAL_GEVENT_ENV = "LOADHOPPER_REAL_GEVENT"
