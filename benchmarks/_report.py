@@ -8,11 +8,12 @@ from typing import Any
 
 from _case1 import Case1Result, Case1Row
 from _case2 import Case2Result, Case2Row
+from _case4 import MEDIAN_GOAL_MS, REQUESTS_GOAL, Case4Result, Case4Row, SleepComparison
 from _metrics import ratio
 from _tool_run import RunStatus
 from _tools import Availability, Tool
 
-__all__ = ["case1_lines", "case2_lines", "document"]
+__all__ = ["case1_lines", "case2_lines", "case4_lines", "comparison_line", "document"]
 
 # DESIGN.md, "The numbers it must reach": loadhopper / other tool, requests per CPU-second.
 CASE1_GOALS = {Tool.LOCUST_FAST: 5.0, Tool.LOCUST_HTTP: 25.0, Tool.WRK: 0.5}
@@ -141,6 +142,57 @@ def case2_lines(result: Case2Result) -> list[str]:
     return lines
 
 
+def _case4_table_row(row: Case4Row) -> str:
+    cells = (
+        f"{row.tool.label:<16}",
+        f"{row.status.value:<8}",
+        f"{_num(row.requests):>8}",
+        f"{_num(row.failures):>6}",
+        f"{_num(row.target_requests):>11}",
+        f"{_num(row.steady_rate, '.1f'):>9}",
+        f"{_num(row.median_ms, '.2f'):>10}",
+        f"{_num(row.avg_ms, '.2f'):>7}",
+        f"{_num(row.cpu_seconds, '.2f'):>6}",
+    )
+    note = f"  {row.note}" if row.note else ""
+    return " ".join(cells) + note
+
+
+def comparison_line(comparison: SleepComparison) -> str:
+    """The `case4 ...` line for loadhopper against one Locust user class."""
+    c = comparison
+    return (
+        f"case4 sleep: loadhopper {c.ours_requests} requests vs {c.other.label} "
+        f"{c.their_requests}: ratio {c.requests_ratio:.3f} (goal >= {REQUESTS_GOAL:.2f}); "
+        f"median {c.ours_median_ms:.2f} ms vs {c.their_median_ms:.2f} ms: "
+        f"{c.median_difference_ms:+.2f} ms (goal within {MEDIAN_GOAL_MS:g} ms); {c.verdict}"
+    )
+
+
+def case4_lines(result: Case4Result) -> list[str]:
+    """The case 4 table and its `case4 sleep: ...` lines, one per Locust user class."""
+    lines = [
+        f"case 4: sleeping users: GET / then time.sleep({result.sleep_seconds:g}), constant(0), "
+        f"{result.users} user{'s' if result.users != 1 else ''} at {result.spawn_rate:g}/s, "
+        f"{result.seconds} s per tool; "
+        f"target {result.target} on {_cpu_label(result.target_cpu)}, generator on "
+        f"{_cpu_label(result.generator_cpu)}; steady rate if every user sleeps on its own "
+        f"{result.ideal_rate:.1f}/s",
+        f"{'tool':<16} {'status':<8} {'requests':>8} {'fails':>6} {'target saw':>11} "
+        f"{'steady/s':>9} {'median ms':>10} {'avg ms':>7} {'CPU s':>6}",
+    ]
+    lines += [_case4_table_row(row) for row in result.rows]
+    lines.append("")
+    for row in result.rows:
+        if row.status is not RunStatus.OK:
+            lines.append(f"case4 {row.tool.label} {row.status.value}: {row.note}")
+    comparisons = result.comparisons()
+    lines += [comparison_line(comparison) for comparison in comparisons]
+    if not comparisons:
+        lines.append("case4 sleep: no comparison, since loadhopper or every Locust run is missing")
+    return lines
+
+
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -156,6 +208,7 @@ def document(
     available: Mapping[Tool, Availability],
     case1: Case1Result | None,
     case2: Case2Result | None,
+    case4: Case4Result | None = None,
 ) -> dict[str, Any]:
     """The JSON-ready record of a benchmark run, derived ratios included."""
     out: dict[str, Any] = {
@@ -180,4 +233,14 @@ def document(
         out["case2"]["ratio_memory_per_user"] = (
             ratio(ours.memory_per_user_kb, theirs.memory_per_user_kb) if ours and theirs else None
         )
+    if case4 is not None:
+        out["case4"] = _plain(case4)
+        out["case4"]["comparisons"] = [
+            {
+                **_plain(comparison),
+                "requests_ok": comparison.requests_ok,
+                "median_ok": comparison.median_ok,
+            }
+            for comparison in case4.comparisons()
+        ]
     return out

@@ -2,12 +2,16 @@
 
 Case 1 measures requests per CPU-second against a fast local target (nginx when installed);
 case 2 runs 10,000 users with between(2, 5) against a 10 ms target and checks rate, median and
-memory per user. All traffic goes to 127.0.0.1; every run is bounded in time; every process
-started here is stopped by its pid. Results print as a table plus `case1 ...`/`case2 ...` lines
-and are saved as JSON under benchmarks/results/.
+memory per user; case 4 ("sleep") runs 20 users that sleep with time.sleep(0.5) after each
+request and compares requests and medians with Locust's (issue 9). All traffic goes to
+127.0.0.1; every run is bounded in time; every process started here is stopped by its pid.
+Results print as a table plus `case1 ...`/`case2 ...`/`case4 ...` lines and are saved as JSON
+under benchmarks/results/.
 
-Usage: ./dev bench [--case 1|2|all] [--duration 15] [--case2-duration 60] [--users 10000]
-                   [--case1-users 16] [--tools loadhopper,locust-http,locust-fast,wrk]
+Usage: ./dev bench [--case 1|2|4|sleep|all] [--duration 15] [--case2-duration 60]
+                   [--users 10000] [--case1-users 16] [--case4-duration 10] [--case4-users 20]
+                   [--case4-spawn-rate 20]
+                   [--tools loadhopper,locust-http,locust-fast,wrk]
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from types import FrameType
 
 from _case1 import Case1Result, run_case1
 from _case2 import CASE2_TOOLS, Case2Result, run_case2
+from _case4 import CASE4_TOOLS, Case4Result, run_case4
 from _process import allowed_cpus, raise_open_file_limit
-from _report import case1_lines, case2_lines, document
+from _report import case1_lines, case2_lines, case4_lines, document
 from _tools import Availability, Tool, availability
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -42,6 +47,9 @@ class Options:
     case2_duration: int
     users: int
     case1_users: int
+    case4_duration: int
+    case4_users: int
+    case4_spawn_rate: float | None
     tools: tuple[Tool, ...]
 
 
@@ -67,18 +75,37 @@ def parse_options(argv: list[str]) -> Options:
     parser = argparse.ArgumentParser(
         prog="./dev bench", description=__doc__.split("\n\n")[0] if __doc__ else None
     )
-    parser.add_argument("--case", choices=["1", "2", "all"], default="all")
+    # Case 3 is reserved (issue 12). "all" includes case 4: three 10 s runs, about 45 s.
+    parser.add_argument(
+        "--case", choices=["1", "2", "4", "sleep", "all"], default="all", help="4 = sleep"
+    )
     parser.add_argument("--duration", type=_positive, default=15, help="case 1 run time, s")
     parser.add_argument("--case2-duration", type=_positive, default=60, help="case 2 run time, s")
     parser.add_argument("--users", type=_positive, default=10_000, help="case 2 users")
     parser.add_argument("--case1-users", type=_positive, default=16, help="case 1 users")
+    parser.add_argument("--case4-duration", type=_positive, default=10, help="case 4 run time, s")
+    parser.add_argument("--case4-users", type=_positive, default=20, help="case 4 users")
+    parser.add_argument(
+        "--case4-spawn-rate",
+        type=_positive,
+        default=None,
+        help="case 4 users started per second; default: --case4-users (one second of ramp)",
+    )
     parser.add_argument(
         "--tools", type=_tools, default=tuple(Tool), help="comma-separated; default all"
     )
     args = parser.parse_args(argv)
-    cases = (1, 2) if args.case == "all" else (int(args.case),)
+    cases = {"all": (1, 2, 4), "sleep": (4,)}.get(args.case) or (int(args.case),)
     return Options(
-        cases, args.duration, args.case2_duration, args.users, args.case1_users, args.tools
+        cases,
+        args.duration,
+        args.case2_duration,
+        args.users,
+        args.case1_users,
+        args.case4_duration,
+        args.case4_users,
+        args.case4_spawn_rate,
+        args.tools,
     )
 
 
@@ -122,6 +149,8 @@ def main(argv: list[str]) -> int:
     needed = set(options.tools) if 1 in options.cases else set()
     if 2 in options.cases:
         needed |= set(options.tools) & set(CASE2_TOOLS)
+    if 4 in options.cases:
+        needed |= set(options.tools) & set(CASE4_TOOLS)
     available: dict[Tool, Availability] = {
         tool: availability(tool) for tool in Tool if tool in needed
     }
@@ -133,6 +162,7 @@ def main(argv: list[str]) -> int:
 
     case1: Case1Result | None = None
     case2: Case2Result | None = None
+    case4: Case4Result | None = None
     with tempfile.TemporaryDirectory(prefix="loadhopper-bench-") as tmp:
         workdir = Path(tmp)
         if 1 in options.cases:
@@ -153,6 +183,21 @@ def main(argv: list[str]) -> int:
                     ["", *case2_lines(case2), f"case 2 took {case2.elapsed_seconds:.0f} s", ""]
                 )
             )
+        if 4 in options.cases:
+            case4 = run_case4(
+                options.tools,
+                available,
+                options.case4_users,
+                options.case4_duration,
+                cpus,
+                workdir,
+                options.case4_spawn_rate,
+            )
+            print(
+                "\n".join(
+                    ["", *case4_lines(case4), f"case 4 took {case4.elapsed_seconds:.0f} s", ""]
+                )
+            )
 
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
@@ -164,12 +209,16 @@ def main(argv: list[str]) -> int:
             "case2_duration": options.case2_duration,
             "users": options.users,
             "case1_users": options.case1_users,
+            "case4_duration": options.case4_duration,
+            "case4_users": options.case4_users,
+            "case4_spawn_rate": options.case4_spawn_rate,
             "tools": [tool.value for tool in options.tools],
         },
         _environment(nofile),
         available,
         case1,
         case2,
+        case4,
     )
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"results saved to {path} (total {time.monotonic() - began:.0f} s)")
