@@ -6,6 +6,7 @@ from loadhopper.http._catch import RequestSink, ResponseContextManager
 from loadhopper.http._cookies import CookieJar
 from loadhopper.http._headers import Headers
 from loadhopper.http._limits import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_DECODED_SIZE, BodyLimits
+from loadhopper.http._prepared import PreparedRequest
 from loadhopper.http._response import Response
 from loadhopper.http._session import HttpSession
 
@@ -16,6 +17,7 @@ __all__ = [
     "CookieJar",
     "Headers",
     "HttpSession",
+    "PreparedRequest",
     "RequestSink",
     "Response",
     "ResponseContextManager",

@@ -18,33 +18,27 @@ whichever is due first). For a streamed body the clock runs only while the task 
 bytes: time it spends elsewhere, with the socket paused, is not a stall.
 
 Errors are translated here, at the boundary, into the loadhopper family: OSError and
-ssl errors never leak past this module.
+ssl errors never leak past this module. Opening a connection (directly or through a proxy)
+is `_connect.open_connection`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import socket
-import ssl
 from collections import deque
 from typing import NamedTuple, cast
 
 from loadhopper._exceptions import (
-    ConnectError,
-    ConnectTimeout,
     DeadlineExceeded,
-    NameResolutionError,
     ReadError,
     ReadTimeout,
     RemoteProtocolError,
     RequestError,
-    TLSError,
 )
 from loadhopper.http._limits import DEFAULT_MAX_BODY_SIZE
-from loadhopper.http._protocol import DEFAULT_MAX_HEADER_BYTES, RawResponse, ResponseReader
+from loadhopper.http._protocol import RawResponse, ResponseReader
 
-__all__ = ["Connection", "Deadline", "open_connection", "ssl_context"]
+__all__ = ["Connection", "Deadline"]
 
 # Stream flow control: stop reading from the socket when this much of a streamed body waits
 # unread, and start again when the task has read it down to the low mark. One socket read
@@ -406,10 +400,15 @@ class Connection(asyncio.Protocol):
     # --- closing -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection now (idempotent)."""
+        """Close the connection now (idempotent), even after its event loop has closed."""
         self.closed = True
         if self._transport is not None:
-            self._transport.close()
+            try:
+                self._transport.close()
+            except RuntimeError:
+                # uvloop's TLS transport schedules its shutdown on the loop, and raises when
+                # that loop is closed (a pool emptied after its run): nothing is left to close.
+                self._transport = None
 
     def abort(self) -> None:
         """Drop the connection without flushing, e.g. when its request was cancelled."""
@@ -421,73 +420,3 @@ class Connection(asyncio.Protocol):
             self._timer = None
         if self._transport is not None:
             self._transport.abort()
-
-
-@functools.lru_cache(maxsize=16)
-def ssl_context(verify: bool | str) -> ssl.SSLContext:
-    """The TLS context for a `verify` setting, shared by every session that uses it.
-
-    `True` verifies against the system's CAs, a string is a CA bundle path (as requests
-    takes it), `False` turns verification off. Built once: loading the system CAs takes
-    milliseconds, and 10,000 users must not each pay that.
-    """
-    if verify is False:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    elif verify is True:
-        context = ssl.create_default_context()
-    else:
-        try:
-            context = ssl.create_default_context(cafile=verify)
-        except (OSError, ssl.SSLError) as exc:
-            raise TLSError(
-                f"cannot load the CA bundle {verify!r} ({exc}); pass the path of a PEM file"
-            ) from exc
-    context.set_alpn_protocols(["http/1.1"])
-    return context
-
-
-async def open_connection(
-    scheme: str,
-    host: str,
-    port: int,
-    verify: bool | str,
-    connect_timeout: float | None,
-    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
-) -> Connection:
-    """Open a connection to `host:port` (TLS when `scheme` is "https").
-
-    Raises:
-        NameResolutionError, ConnectError, TLSError, ConnectTimeout: as their names say.
-    """
-    loop = asyncio.get_running_loop()
-    context = ssl_context(verify) if scheme == "https" else None
-    try:
-        async with asyncio.timeout(connect_timeout):
-            _, connection = await loop.create_connection(
-                lambda: Connection(loop, max_header_bytes),
-                host,
-                port,
-                ssl=context,
-                server_hostname=host if context is not None else None,
-            )
-    except socket.gaierror as exc:
-        raise NameResolutionError(
-            f"the host name {host!r} does not resolve ({exc.strerror}); check the host"
-        ) from exc
-    except ssl.SSLCertVerificationError as exc:
-        raise TLSError(
-            f"the TLS certificate of {host}:{port} did not verify ({exc.verify_message}); "
-            "pass verify='ca.pem' to trust its CA, or verify=False to skip the check"
-        ) from exc
-    except ssl.SSLError as exc:
-        raise TLSError(f"the TLS handshake with {host}:{port} failed ({exc.reason})") from exc
-    except TimeoutError as exc:  # ours from asyncio.timeout, or the kernel's ETIMEDOUT
-        limit = "the connect timeout" if connect_timeout is None else f"{connect_timeout:g} s"
-        raise ConnectTimeout(f"no connection to {host}:{port} within {limit}") from exc
-    except OSError as exc:
-        raise ConnectError(
-            f"cannot connect to {host}:{port} ({exc.strerror or exc}); is the server running?"
-        ) from exc
-    return connection

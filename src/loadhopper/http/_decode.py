@@ -1,4 +1,5 @@
-"""Undoing a response's Content-Encoding (gzip, x-gzip, deflate) within a bound, off the loop.
+"""Undoing a response's Content-Encoding (gzip, x-gzip, deflate; br in `_brotli`) within a
+bound, off the loop.
 
 Theory of operation. A compressed body is untrusted: 10 MB of gzip can expand to 10 GiB, and
 one `zlib.decompress` of it would first allocate the whole output (a MemoryError, or the
@@ -26,13 +27,14 @@ Where the work runs is chosen by how much there is, without slowing the common c
   a spare core exists, instead of interleaving with every other user's requests.
 
 Streamed bodies (`stream=True`) are decoded by `StreamDecoder`, piece by piece as the task
-reads them, each call bounded by the size it asks for.
+reads them, each call bounded by the size it asks for (`stream_decoder` picks the decoder).
 """
 
 from __future__ import annotations
 
 import asyncio
 import zlib
+from typing import TYPE_CHECKING, Protocol
 
 from loadhopper._exceptions import RemoteProtocolError, ResponseTooLarge
 
@@ -41,10 +43,16 @@ __all__ = [
     "ONE_SHOT_MAX",
     "THREAD_STEP",
     "Decoding",
+    "PieceDecoder",
     "StreamDecoder",
     "decode_body",
     "decoded_too_large",
+    "invalid_coding",
+    "stream_decoder",
 ]
+
+if TYPE_CHECKING:
+    from loadhopper.http._brotli import BrotliDecoding
 
 INLINE_DECODED = 256 * 1024
 """Most bytes of decoded output produced on the event loop for one response."""
@@ -70,13 +78,17 @@ def decoded_too_large(limit: int) -> ResponseTooLarge:
     )
 
 
-def _invalid(encoding: bytes, detail: object) -> RemoteProtocolError:
+def invalid_coding(encoding: bytes, detail: object) -> RemoteProtocolError:
+    """The failure for a body that is not valid data of its declared coding."""
     coding = encoding.decode("latin-1")
     return RemoteProtocolError(f"the response body is not valid {coding} data ({detail})")
 
 
-def decode_body(body: bytes, encoding: bytes, max_decoded: int) -> bytes | Decoding:
-    """Undo a Content-Encoding of gzip, x-gzip or deflate; other codings are left as they are.
+def decode_body(
+    body: bytes, encoding: bytes, max_decoded: int
+) -> bytes | Decoding | BrotliDecoding:
+    """Undo a Content-Encoding of gzip, x-gzip, deflate or br (when brotli is installed);
+    other codings are left as they are.
 
     Returns:
         The decoded body, or a `Decoding` when it is too large to decode on the loop: await
@@ -88,18 +100,23 @@ def decode_body(body: bytes, encoding: bytes, max_decoded: int) -> bytes | Decod
     """
     wbits = _WBITS.get(encoding)
     if wbits is None:
+        if encoding == b"br":
+            from loadhopper.http import _brotli
+
+            if _brotli.AVAILABLE:
+                return _brotli.decode_br(body, max_decoded)
         return body
     if len(body) <= ONE_SHOT_MAX:
         try:
             decoded = zlib.decompress(body, wbits)
         except zlib.error as exc:
             if wbits != _ZLIB:
-                raise _invalid(encoding, exc) from exc
+                raise invalid_coding(encoding, exc) from exc
             # Some servers send raw deflate without the zlib wrapper (RFC 9110 §8.4.1.2).
             try:
                 decoded = zlib.decompress(body, _RAW)
             except zlib.error as raw_exc:
-                raise _invalid(encoding, raw_exc) from raw_exc
+                raise invalid_coding(encoding, raw_exc) from raw_exc
         if len(decoded) > max_decoded:
             raise decoded_too_large(max_decoded)
         return decoded
@@ -109,19 +126,19 @@ def decode_body(body: bytes, encoding: bytes, max_decoded: int) -> bytes | Decod
         first = decoder.decompress(body, step)
     except zlib.error as exc:
         if wbits != _ZLIB:
-            raise _invalid(encoding, exc) from exc
+            raise invalid_coding(encoding, exc) from exc
         decoder = zlib.decompressobj(_RAW)
         try:
             first = decoder.decompress(body, step)
         except zlib.error as raw_exc:
-            raise _invalid(encoding, raw_exc) from raw_exc
+            raise invalid_coding(encoding, raw_exc) from raw_exc
     if len(first) > max_decoded:
         raise decoded_too_large(max_decoded)
     if decoder.eof:
         if wbits != _GZIP or not decoder.unused_data:
             return first  # the common case: the whole body in the inline step
     elif len(first) < step and not decoder.unconsumed_tail:
-        raise _invalid(encoding, "incomplete or truncated stream")
+        raise invalid_coding(encoding, "incomplete or truncated stream")
     return Decoding(decoder, first, wbits, encoding, max_decoded)
 
 
@@ -172,7 +189,7 @@ class Decoding:
             try:
                 piece = decoder.decompress(data, min(THREAD_STEP, limit - size + 1))
             except zlib.error as exc:
-                raise _invalid(self._encoding, exc) from exc
+                raise invalid_coding(self._encoding, exc) from exc
             size += len(piece)
             if size > limit:
                 pieces.clear()  # the error's traceback holds this frame: not its 64 MiB
@@ -180,8 +197,34 @@ class Decoding:
             if piece:
                 pieces.append(piece)
             elif not decoder.eof and not decoder.unconsumed_tail:
-                raise _invalid(self._encoding, "incomplete or truncated stream")
+                raise invalid_coding(self._encoding, "incomplete or truncated stream")
         return b"".join(pieces)
+
+
+class PieceDecoder(Protocol):
+    """What a streamed body's reader needs of a decoder (`StreamDecoder`'s contract)."""
+
+    @property
+    def pending(self) -> bool:
+        """Whether output from earlier input may still be waiting."""
+
+    def decode(self, data: bytes, limit: int) -> bytes:
+        """Up to `limit` decoded bytes from `data` (b"" to go on with earlier input)."""
+
+    def finish(self) -> None:
+        """Check, at the end of the raw body, that the coded stream ended too."""
+
+
+def stream_decoder(encoding: bytes) -> PieceDecoder | None:
+    """The decoder of a streamed body in `encoding`, or None to pass it through as it is."""
+    if encoding in _WBITS:
+        return StreamDecoder(encoding)
+    if encoding == b"br":
+        from loadhopper.http import _brotli
+
+        if _brotli.AVAILABLE:
+            return _brotli.BrotliStreamDecoder()
+    return None
 
 
 class StreamDecoder:
@@ -240,7 +283,7 @@ class StreamDecoder:
             out = decoder.decompress(data, limit)
         except zlib.error as exc:
             if probe is None:
-                raise _invalid(self._encoding, exc) from exc
+                raise invalid_coding(self._encoding, exc) from exc
             return self._as_raw_deflate(probe, limit)
         if out:
             self._probe = None
@@ -255,7 +298,7 @@ class StreamDecoder:
         try:
             out = decoder.decompress(data, limit)
         except zlib.error as exc:
-            raise _invalid(self._encoding, exc) from exc
+            raise invalid_coding(self._encoding, exc) from exc
         self._full = len(out) == limit
         return out
 
@@ -266,4 +309,4 @@ class StreamDecoder:
             RemoteProtocolError: the body stopped in the middle of its coded stream.
         """
         if self._fed and not self._decoder.eof:
-            raise _invalid(self._encoding, "incomplete or truncated stream")
+            raise invalid_coding(self._encoding, "incomplete or truncated stream")

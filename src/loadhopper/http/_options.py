@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
+from loadhopper.http._auth import AuthArg
 from loadhopper.http._body import Data
+from loadhopper.http._multipart import Files
+from loadhopper.http._proxy import ProxiesArg
+from loadhopper.http._tls import CertArg, VerifyArg
 from loadhopper.http._url import Params
 
 __all__ = [
@@ -26,13 +30,16 @@ class _CommonOptions(TypedDict, total=False):
     name: str | None
     catch_response: bool
     context: dict[str, Any] | None
-    headers: Mapping[str, str] | None
+    headers: Mapping[str, str | None] | None
     cookies: Mapping[str, str] | None
-    auth: tuple[str, str] | None
+    auth: AuthArg
     allow_redirects: bool
     timeout: TimeoutArg
     stream: bool
     deadline: float | None
+    verify: VerifyArg | None
+    cert: CertArg | None
+    proxies: ProxiesArg | None
 
 
 class BodyOptions(_CommonOptions, total=False):
@@ -40,12 +47,14 @@ class BodyOptions(_CommonOptions, total=False):
 
     data: Data
     json: Any
+    files: Files | None
 
 
 class QueryOptions(_CommonOptions, total=False):
     """What `post` takes besides `data` and `json`."""
 
     params: Params
+    files: Files | None
 
 
 class PutOptions(_CommonOptions, total=False):
@@ -53,6 +62,7 @@ class PutOptions(_CommonOptions, total=False):
 
     params: Params
     json: Any
+    files: Files | None
 
 
 class RequestOptions(_CommonOptions, total=False):
@@ -61,6 +71,7 @@ class RequestOptions(_CommonOptions, total=False):
     params: Params
     data: Data
     json: Any
+    files: Files | None
 
 
 def split_timeout(timeout: TimeoutArg) -> tuple[float | None, float | None]:

@@ -21,9 +21,10 @@ from typing import Any, Literal, overload
 
 from loadhopper._exceptions import HTTPError, LocustError, RequestError
 from loadhopper.http._headers import Headers
+from loadhopper.http._prepared import PreparedRequest, from_wire
 from loadhopper.http._protocol import body_too_large
 
-__all__ = ["Response"]
+__all__ = ["STRICT_WITH_MESSAGE", "Response", "StrictResponse"]
 
 _EMPTY_HEADERS: list[tuple[bytes, bytes]] = []
 
@@ -57,13 +58,16 @@ class Response:
         "_headers",
         "_raw_headers",
         "_reason",
+        "_request",
+        "_sent",
         "content",
         "error",
         "history",
-        "request_method",
         "status_code",
         "url",
     )
+
+    _request: PreparedRequest  # built on first read of `request`
 
     def __init__(
         self,
@@ -73,7 +77,7 @@ class Response:
         content: bytes,
         url: str,
         elapsed: float,
-        request_method: str,
+        sent: bytes,
         error: RequestError | None = None,
     ) -> None:
         self.status_code = status_code
@@ -83,16 +87,36 @@ class Response:
         self.content = content
         self.url = url
         self._elapsed = elapsed
-        self.request_method = request_method
+        # The request's bytes as sent (shared with the prepared call, not copied):
+        # `request` and `request_method` are read from them only when asked for.
+        self._sent = sent
         self.error = error
         self.history: list[Response] = []
         self._cookies: dict[str, str] | None = None
         self._encoding: str | None = None
 
     @classmethod
-    def failed(cls, method: str, url: str, error: RequestError, elapsed: float) -> Response:
-        """The stand-in Response for a request that got no response."""
-        return cls(0, b"", _EMPTY_HEADERS, b"", url, elapsed, method, error)
+    def failed(cls, sent: bytes, url: str, error: RequestError, elapsed: float) -> Response:
+        """The stand-in Response for a request that got no response (`sent`: its bytes)."""
+        return cls(0, b"", _EMPTY_HEADERS, b"", url, elapsed, sent, error)
+
+    @property
+    def request(self) -> PreparedRequest:
+        """The request this is the response to (the last one, after redirects).
+
+        Its `method`, `url`, `headers` (as sent, Host included) and `body` (None when
+        empty), as requests' PreparedRequest names them.
+        """
+        try:
+            return self._request
+        except AttributeError:
+            request = self._request = from_wire(self._sent, self.url)
+            return request
+
+    @property
+    def request_method(self) -> str:
+        """The method of the request (the last one, after redirects)."""
+        return self._sent.partition(b" ")[0].decode("ascii")
 
     @property
     def reason(self) -> str:
@@ -300,6 +324,22 @@ class Response:
         if self.error is not None:
             return f"<Response [0] {type(self.error).__name__}>"
         return f"<Response [{self.status_code}]>"
+
+
+STRICT_WITH_MESSAGE = (
+    "In order to use a with-block for requests, you must also pass catch_response=True"
+)
+"""Locust's own words for a `with` block without catch_response (kept for --strict-locust)."""
+
+
+class StrictResponse(Response):
+    """A Response under `--strict-locust`: a `with` block without catch_response raises
+    LocustError, as Locust does (the request is recorded already, as there)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Response:
+        raise LocustError(STRICT_WITH_MESSAGE)
 
 
 _NOT_CATCHING = (

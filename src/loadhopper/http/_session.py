@@ -56,19 +56,29 @@ from loadhopper._exceptions import (
     Timeout,
     TooManyRedirects,
 )
+from loadhopper.http._adapters import check_adapter
+from loadhopper.http._auth import AuthArg, AuthCallable, check_auth
 from loadhopper.http._body import Data, encode_body
+from loadhopper.http._brotli import AVAILABLE as BROTLI_AVAILABLE
 from loadhopper.http._catch import RequestSink, ResponseContextManager
 from loadhopper.http._connection import Connection, Deadline
 from loadhopper.http._cookies import CookieJar
 from loadhopper.http._decode import decode_body
 from loadhopper.http._headers import MutableHeaders
 from loadhopper.http._limits import BodyLimits
+from loadhopper.http._multipart import Files, encode_multipart
 from loadhopper.http._options import TimeoutArg, check_deadline, split_timeout
-from loadhopper.http._pool import ConnectionPool, Origin
+from loadhopper.http._pool import ConnectionPool, Origin, Route
 from loadhopper.http._protocol import DEFAULT_MAX_HEADER_BYTES, RawResponse
-from loadhopper.http._response import Response, status_error
+from loadhopper.http._proxy import ProxiesArg, SessionProxies
+from loadhopper.http._response import Response, StrictResponse, status_error
 from loadhopper.http._stream import BodyStream
-from loadhopper.http._streamed import StreamedResponse, StreamedResponseContextManager
+from loadhopper.http._streamed import (
+    StreamedResponse,
+    StreamedResponseContextManager,
+    StrictStreamedResponse,
+)
+from loadhopper.http._tls import CertArg, VerifyArg
 from loadhopper.http._url import BaseURL, Params, ResolvedURL, add_params, parse_absolute
 from loadhopper.http._verbs import RequestVerbs
 from loadhopper.http._writer import RequestWriter
@@ -94,7 +104,8 @@ _NAMES: dict[tuple[Callable[[str], str], str], str] = {}
 _DEFAULT_HEADERS = MutableHeaders(
     {
         "User-Agent": _USER_AGENT,
-        "Accept-Encoding": "gzip, deflate",
+        # br only when it can be decoded (within bounds): see `_brotli`.
+        "Accept-Encoding": "gzip, deflate, br" if BROTLI_AVAILABLE else "gzip, deflate",
         "Accept": "*/*",
         "Connection": "keep-alive",
     }
@@ -111,7 +122,10 @@ class HttpSession(RequestVerbs, RequestWriter):
         request_sink: called once per request with Locust's `events.request` payload.
         url_namer: turns a path with query into a stats name (e.g. "/17/delete" into
             "/[id]/delete"); None names requests by the path itself.
-        verify: TLS verification: True (system CAs), False, or a CA bundle path.
+        verify: TLS verification: True (system CAs), False, or a CA bundle path (a PEM
+            file or a directory of CA certificates).
+        cert: the client certificate: a PEM file with its key, or a (cert, key) pair.
+        proxies: HTTP proxies by scheme, as requests takes them (see `proxies`).
         timeout: default for every request: seconds, a (connect, read) pair, or None.
         default_headers: headers sent on every request, over the built-in defaults.
         max_redirects: redirects followed before the request fails with TooManyRedirects.
@@ -120,6 +134,9 @@ class HttpSession(RequestVerbs, RequestWriter):
             defaults: 64 MiB each).
         deadline: default for every request: seconds from sending it to the end of its
             response, redirects included, or None for none (see `request`).
+        strict_locust: fail where Locust's HttpSession fails (`--strict-locust`): a path
+            without a leading slash is appended to the base URL as it is, and a `with`
+            block without catch_response raises LocustError.
 
     Attributes:
         deadline: the default `deadline=` of requests; settable.
@@ -132,25 +149,31 @@ class HttpSession(RequestVerbs, RequestWriter):
         *,
         request_sink: RequestSink,
         url_namer: Callable[[str], str] | None = None,
-        verify: bool | str = True,
+        verify: VerifyArg = True,
+        cert: CertArg | None = None,
+        proxies: ProxiesArg | None = None,
         timeout: TimeoutArg = None,
         default_headers: Mapping[str, str] | None = None,
         max_redirects: int = 30,
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         body_limits: BodyLimits | None = None,
         deadline: float | None = None,
+        strict_locust: bool = False,
     ) -> None:
         self.request_sink = request_sink
         self.url_namer = url_namer
         self.max_redirects = max_redirects
         self.request_name: str | None = None
-        self.auth: tuple[str, str] | None = None
+        # Basic credentials (folded into the prepared header lines) and an auth object
+        # (called on every request): `auth` sets one of them.
+        self._auth: tuple[str, str] | None = None
+        self._auth_object: AuthCallable | None = None
         self.cookies = CookieJar()
-        self.headers = MutableHeaders.sharing(_DEFAULT_HEADERS)
+        self._headers = MutableHeaders.sharing(_DEFAULT_HEADERS)
         if default_headers:
-            self.headers.update(default_headers)
+            self._headers.update(default_headers)
         self._timeouts = split_timeout(timeout)
-        self._pool = ConnectionPool(verify, max_header_bytes)
+        self._pool = ConnectionPool(verify, max_header_bytes, cert=cert, proxies=proxies)
         self._blocks: dict[Origin, bytes] = {}
         self._blocks_key: tuple[int, tuple[str, str] | None] = (-1, None)
         self._base: BaseURL | None = None
@@ -168,6 +191,57 @@ class HttpSession(RequestVerbs, RequestWriter):
         self.base_url = base_url
         self.body_limits = BodyLimits() if body_limits is None else body_limits
         self.deadline = deadline
+        self.strict_locust = strict_locust
+        self.adapters: dict[str, object] = {}  # what `mount` accepted, by prefix (requests')
+
+    @property
+    def headers(self) -> MutableHeaders:
+        """The headers sent with every request (case-insensitive, mutable).
+
+        Assigning any mapping replaces them all, as in requests (`self.client.headers =
+        {...}`: the built-in User-Agent, Accept and Accept-Encoding go too, unless the
+        mapping has them); `update`, `del` and item assignment change them in place.
+        """
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: Mapping[str, str]) -> None:
+        if not isinstance(value, Mapping):
+            raise TypeError(
+                f"headers must be a mapping of names to values, not {type(value).__name__}"
+            )
+        self._headers = MutableHeaders(value)
+        self._blocks_key = (-1, None)  # the prepared header lines were built from the old ones
+
+    @property
+    def auth(self) -> AuthArg:
+        """The session's credentials: a (user, password) tuple, an auth object, or None.
+
+        An auth object (requests' `AuthBase` protocol, e.g. `requests.auth.HTTPBasicAuth`)
+        is called on every request, which then cannot reuse its prepared bytes.
+        """
+        return self._auth if self._auth_object is None else self._auth_object
+
+    @auth.setter
+    def auth(self, value: AuthArg) -> None:
+        check_auth(value)
+        if value is None or isinstance(value, tuple):
+            self._auth, self._auth_object = value, None
+        else:
+            self._auth, self._auth_object = None, value
+            self._repeat = None  # a repeated request must call the object again
+
+    @property
+    def strict_locust(self) -> bool:
+        """Whether requests fail where Locust's fail (see the class docstring); settable."""
+        return self._response_class is StrictResponse
+
+    @strict_locust.setter
+    def strict_locust(self, value: bool) -> None:
+        # Decided here, once: the class of every response carries the `with` rule, and only
+        # the slow path of URL resolution reads the flag, so no request tests it.
+        self._response_class: type[Response] = StrictResponse if value else Response
+        self._repeat = None
 
     @property
     def verify(self) -> bool | str:
@@ -179,8 +253,30 @@ class HttpSession(RequestVerbs, RequestWriter):
         return self._pool.verify
 
     @verify.setter
-    def verify(self, value: bool | str) -> None:
+    def verify(self, value: VerifyArg) -> None:
         self._pool.verify = value
+
+    @property
+    def cert(self) -> str | tuple[str, str] | None:
+        """The client certificate, as in requests: a PEM file holding the certificate and
+        its key, a (cert, key) pair of paths, or None. Applies from the next request."""
+        return self._pool.cert
+
+    @cert.setter
+    def cert(self, value: CertArg | None) -> None:
+        self._pool.cert = value
+
+    @property
+    def proxies(self) -> SessionProxies:
+        """HTTP proxies by scheme, as requests' `session.proxies`: {"http": url, "https":
+        url}; "scheme://host" and "all" keys too. A dict: changes made in place apply from
+        the next request. Only http:// proxies with Basic credentials; https:// URLs go
+        through a CONNECT tunnel. SOCKS and the HTTP_PROXY environment are not used."""
+        return self._pool.proxies
+
+    @proxies.setter
+    def proxies(self, value: ProxiesArg | None) -> None:
+        self._pool.proxies = value
 
     @property
     def body_limits(self) -> BodyLimits:
@@ -231,13 +327,17 @@ class HttpSession(RequestVerbs, RequestWriter):
         params: Params = None,
         data: Data = None,
         json: Any = None,
-        headers: Mapping[str, str] | None = None,
+        files: Files | None = None,
+        headers: Mapping[str, str | None] | None = None,
         cookies: Mapping[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
+        auth: AuthArg = None,
         allow_redirects: bool = True,
         timeout: TimeoutArg = _UNSET,
         stream: bool = False,
         deadline: float | None = _UNSET,
+        verify: VerifyArg | None = None,
+        cert: CertArg | None = None,
+        proxies: ProxiesArg | None = None,
     ) -> Response:
         """Send one request and record one sample; blocks the calling user's greenlet.
 
@@ -249,10 +349,14 @@ class HttpSession(RequestVerbs, RequestWriter):
             context: the `context` of the sample (Locust's `events.request`).
             params: query parameters, added to the URL's own.
             data: the body: a dict or pairs (a form), str or bytes.
-            json: a body sent as JSON (when `data` is empty).
+            json: a body sent as JSON (when `data` and `files` are empty).
+            files: files to upload as multipart/form-data, by field name (a dict or
+                pairs): a file object, bytes, str, or a tuple (filename, content[,
+                content_type[, headers]]); the fields of `data` become parts first.
             headers: headers for this request, over the session's (None removes one).
             cookies: cookies for this request, besides the session's.
-            auth: Basic credentials (user, password).
+            auth: Basic credentials (user, password), or an auth object called with the
+                prepared request (requests' `AuthBase` protocol).
             allow_redirects: follow 301, 302, 303, 307 and 308 responses.
             timeout: seconds, or a (connect, read) pair, as in requests: the read timeout
                 is the longest wait for the next byte, not for the whole response.
@@ -261,6 +365,10 @@ class HttpSession(RequestVerbs, RequestWriter):
             deadline: seconds from sending to the end of the response, redirects included
                 (with `stream`: until the body has been read); None for none. Defaults to
                 the session's `deadline`.
+            verify: TLS verification for this request (None: the session's `verify`).
+            cert: a client certificate for this request (None: the session's `cert`).
+            proxies: proxies for this request, over the session's (a key set to None
+                removes the session's proxy for it), as requests merges them.
 
         Returns:
             The Response (a ResponseContextManager when `catch_response` is true). When no
@@ -270,18 +378,25 @@ class HttpSession(RequestVerbs, RequestWriter):
             InvalidURL: the URL cannot be requested (nothing is recorded).
             BridgeError: called outside a user's greenlet (use `arequest` in async code).
         """
-        if stream or deadline is not _UNSET or self._general:
+        if (
+            stream
+            or deadline is not _UNSET
+            or self._general
+            or verify is not None
+            or cert is not None
+            or proxies is not None
+        ):
             # The general path (streams, deadlines), awaited through the bridge.
             return await_(
                 self.arequest(
                     method, url, name=name, catch_response=catch_response, context=context,
-                    params=params, data=data, json=json, headers=headers, cookies=cookies,
-                    auth=auth, allow_redirects=allow_redirects, timeout=timeout,
-                    stream=stream, deadline=deadline,
+                    params=params, data=data, json=json, files=files, headers=headers,
+                    cookies=cookies, auth=auth, allow_redirects=allow_redirects, timeout=timeout,
+                    stream=stream, deadline=deadline, verify=verify, cert=cert, proxies=proxies,
                 )
             )  # fmt: skip
         method = method.upper()
-        call = self._prepare(method, url, name, params, data, json, headers, cookies, auth)
+        call = self._prepare(method, url, name, params, data, json, files, headers, cookies, auth)
         timeouts = self._timeouts if timeout is _UNSET else split_timeout(timeout)
         start_time = time.time()
         started = time.perf_counter()
@@ -319,13 +434,13 @@ class HttpSession(RequestVerbs, RequestWriter):
                     self._note_interrupted(exc)
                     raise
             pool.release(origin, connection)
-            response = self._response(raw, body, method, origin, call.target, call.url, None)
+            response = self._response(raw, body, call.wire, origin, call.target, call.url, None)
             if allow_redirects and raw.location is not None and raw.status in _REDIRECTS:
                 response = await_(self._follow(response, raw, call, context, timeouts, None, False))
         except RequestError as exc:
             if isinstance(exc, InvalidURL):
                 raise
-            response = self._failed(method, call.url, exc, started)
+            response = self._failed(call.wire, call.url, exc, started)
         except asyncio.CancelledError:
             self._record_interrupted(call, context, start_time, started)
             raise
@@ -342,13 +457,17 @@ class HttpSession(RequestVerbs, RequestWriter):
         params: Params = None,
         data: Data = None,
         json: Any = None,
-        headers: Mapping[str, str] | None = None,
+        files: Files | None = None,
+        headers: Mapping[str, str | None] | None = None,
         cookies: Mapping[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
+        auth: AuthArg = None,
         allow_redirects: bool = True,
         timeout: TimeoutArg = _UNSET,
         stream: bool = False,
         deadline: float | None = _UNSET,
+        verify: VerifyArg | None = None,
+        cert: CertArg | None = None,
+        proxies: ProxiesArg | None = None,
     ) -> Response:
         """The awaitable form of `request`, for `async def` tasks (same arguments and result).
 
@@ -356,9 +475,13 @@ class HttpSession(RequestVerbs, RequestWriter):
         response.aiter_content(...)`.
         """
         method = method.upper()
-        call = self._prepare(method, url, name, params, data, json, headers, cookies, auth)
+        call = self._prepare(method, url, name, params, data, json, files, headers, cookies, auth)
         timeouts = self._timeouts if timeout is _UNSET else split_timeout(timeout)
         seconds = self._deadline if deadline is _UNSET else check_deadline(deadline)
+        if verify is not None or cert is not None or proxies is not None:
+            route = self._pool.route(verify, cert, proxies)
+            if route is not None:  # None: the session's own settings after all
+                call = call._replace(route=route)
         if self._streams:
             self._close_streams()
         start_time = time.time()
@@ -373,23 +496,22 @@ class HttpSession(RequestVerbs, RequestWriter):
             if stream:
                 response = self._streamed(raw, connection, call, None)
             else:
-                body = await self._decoded(raw, connection, call.origin)
+                body = await self._decoded(raw, connection, call.origin, call.route)
                 response = self._response(
-                    raw, body, method, call.origin, call.target, call.url, None
+                    raw, body, call.wire, call.origin, call.target, call.url, None
                 )
             if allow_redirects and raw.location is not None and raw.status in _REDIRECTS:
                 response = await self._follow(response, raw, call, context, timeouts, limit, stream)
         except RequestError as exc:
             if isinstance(exc, InvalidURL):
                 raise
-            response = self._failed(method, call.url, exc, started)
+            response = self._failed(call.wire, call.url, exc, started)
         except asyncio.CancelledError:
             self._record_interrupted(call, context, start_time, started)
             raise
         return self._record(call, response, catch_response, context, start_time, started, stream)
 
-    @staticmethod
-    def _failed(method: str, url: str, error: RequestError, started: float) -> Response:
+    def _failed(self, sent: bytes, url: str, error: RequestError, started: float) -> Response:
         """The stand-in Response of a request that got no response.
 
         The error loses its traceback: its frames hold what the request held (a received
@@ -397,8 +519,8 @@ class HttpSession(RequestVerbs, RequestWriter):
         reference cycle that only the garbage collector would break, while tasks run on.
         A failure message needs no traceback; `raise_for_status()` raises afresh.
         """
-        return Response.failed(
-            method, url, error.with_traceback(None), time.perf_counter() - started
+        return self._response_class.failed(
+            sent, url, error.with_traceback(None), time.perf_counter() - started
         )
 
     def _prepare(
@@ -409,15 +531,17 @@ class HttpSession(RequestVerbs, RequestWriter):
         params: Params,
         data: Data,
         json: Any,
-        headers: Mapping[str, str] | None,
+        files: Files | None,
+        headers: Mapping[str, str | None] | None,
         cookies: Mapping[str, str] | None,
-        auth: tuple[str, str] | None,
+        auth: AuthArg,
     ) -> _Call:
         plain = (
             name is None
             and params is None
             and data is None
             and json is None
+            and files is None
             and headers is None
             and cookies is None
             and auth is None
@@ -432,18 +556,20 @@ class HttpSession(RequestVerbs, RequestWriter):
                 and repeat.url == url
                 and repeat.method == method
                 and repeat.request_name is self.request_name
-                and repeat.headers is self.headers
-                and repeat.version == self.headers.version
-                and repeat.auth is self.auth
+                and repeat.headers is self._headers
+                and repeat.version == self._headers.version
+                and repeat.auth is self._auth
                 and repeat.base is self._base
                 and repeat.url_namer is self.url_namer
             ):
                 return repeat.call
-        call = self._prepare_anew(method, url, name, params, data, json, headers, cookies, auth)
-        if plain:
+        call = self._prepare_anew(
+            method, url, name, params, data, json, files, headers, cookies, auth
+        )
+        if plain and self._auth_object is None:  # an auth object is called on every request
             self._repeat = _Repeat(
-                method, url, self.request_name, self.headers, self.headers.version,
-                self.auth, self._base, self.url_namer, call,
+                method, url, self.request_name, self._headers, self._headers.version,
+                self._auth, self._base, self.url_namer, call,
             )  # fmt: skip
         return call
 
@@ -455,9 +581,10 @@ class HttpSession(RequestVerbs, RequestWriter):
         params: Params,
         data: Data,
         json: Any,
-        headers: Mapping[str, str] | None,
+        files: Files | None,
+        headers: Mapping[str, str | None] | None,
         cookies: Mapping[str, str] | None,
-        auth: tuple[str, str] | None,
+        auth: AuthArg,
     ) -> _Call:
         base = self._base
         if params is None and base is not None and url[:1] == "/" and _plain(url):
@@ -471,9 +598,30 @@ class HttpSession(RequestVerbs, RequestWriter):
             full_url = resolved.origin_text + target
             if auth is None and resolved.auth is not None:
                 auth = resolved.auth
+        signer = self._auth_object
+        if auth is not None:
+            if isinstance(auth, tuple):
+                signer = None  # the request's own credentials win over the session's
+            else:
+                check_auth(auth)
+                signer = auth
+                auth = None
+        content_type: str | None
+        if files is not None:
+            body, content_type = encode_multipart(data, files)
+        elif data or json is not None:
+            body, content_type = encode_body(data, json)
+        else:
+            body, content_type = b"", None
+        if signer is not None:
+            signed = self._sign(signer, method, origin, full_url, body, content_type, headers)
+            headers, body, content_type = signed.headers, signed.body, None
+            if signed.url != full_url:
+                resolved = parse_absolute(signed.url)
+                origin, target = resolved.origin, resolved.target
+                full_url = resolved.origin_text + target
         if name is None:
             name = self.request_name or self._name_for(target)
-        body, content_type = encode_body(data, json) if data or json is not None else (b"", None)
         wire = self._serialize(method, origin, target, body, content_type, headers, cookies, auth)
         return _new_call(
             _Call,
@@ -490,6 +638,7 @@ class HttpSession(RequestVerbs, RequestWriter):
                 auth,
                 wire,
                 method == "HEAD",
+                None,
             ),
         )
 
@@ -510,7 +659,7 @@ class HttpSession(RequestVerbs, RequestWriter):
         response_time = elapsed * 1000.0
         if context is None:
             context = {}
-        streamed = stream and type(response) is StreamedResponse
+        streamed = stream and isinstance(response, StreamedResponse)
         # A streamed response is recorded at its headers, as Locust does: the announced
         # length, else 0.
         length = cast(StreamedResponse, response).announced if streamed else len(response.content)
@@ -540,6 +689,8 @@ class HttpSession(RequestVerbs, RequestWriter):
                 f"the relative URL {url!r} needs a base URL: set `host` on the User class "
                 "or pass --host"
             )
+        elif url[:1] != "/" and self._response_class is StrictResponse:
+            resolved = self._strict_join(url)
         else:
             base = self._base.resolved
             resolved = parse_absolute(base.origin_text + self._base.join(url))
@@ -548,6 +699,18 @@ class HttpSession(RequestVerbs, RequestWriter):
             return resolved
         target = add_params(resolved.target, params)
         return ResolvedURL(resolved.origin, target, resolved.origin_text, resolved.auth)
+
+    def _strict_join(self, path: str) -> ResolvedURL:
+        """Locust's join of a path without a leading slash: appended to the host as it is."""
+        joined = self._base_url + path
+        try:
+            return parse_absolute(joined)
+        except InvalidURL as exc:
+            raise InvalidURL(
+                f"the path {path!r} has no leading slash, and --strict-locust appends it to the "
+                f"host as Locust does, giving {joined!r}, which is not a valid URL; start the "
+                "path with '/'"
+            ) from exc
 
     def _name_for(self, target: str) -> str:
         namer = self.url_namer
@@ -583,7 +746,7 @@ class HttpSession(RequestVerbs, RequestWriter):
         `start_time` and `started` time the attempt, for the sample of a stale one.
         """
         pool = self._pool
-        connection = pool.take_idle(hop.origin)
+        connection = pool.take_idle(hop.origin, hop.route)
         if connection is None:
             return await self._exchange_fresh(hop, timeouts, deadline, stream)
         try:
@@ -618,9 +781,9 @@ class HttpSession(RequestVerbs, RequestWriter):
         origin = hop.origin
         connect_timeout = timeouts[0]
         if deadline is None:
-            connection: Connection = await self._pool.connect(origin, connect_timeout)
+            connection: Connection = await self._pool.connect(origin, connect_timeout, hop.route)
         else:
-            connection = await self._connect_before(deadline, origin, connect_timeout)
+            connection = await self._connect_before(deadline, origin, connect_timeout, hop.route)
         try:
             raw = await connection.send(
                 hop.wire, hop.head, timeouts[1], self._max_body, deadline, stream
@@ -632,16 +795,20 @@ class HttpSession(RequestVerbs, RequestWriter):
         return raw, connection
 
     async def _connect_before(
-        self, deadline: Deadline, origin: Origin, connect_timeout: float | None
+        self,
+        deadline: Deadline,
+        origin: Origin,
+        connect_timeout: float | None,
+        route: Route | None,
     ) -> Connection:
         """Connect within the connect timeout and what is left of the deadline."""
         remaining = deadline.at - asyncio.get_running_loop().time()
         if remaining <= 0:
             raise deadline.exceeded()
         if connect_timeout is not None and connect_timeout <= remaining:
-            return await self._pool.connect(origin, connect_timeout)
+            return await self._pool.connect(origin, connect_timeout, route)
         try:
-            return await self._pool.connect(origin, remaining)
+            return await self._pool.connect(origin, remaining, route)
         except ConnectTimeout as exc:
             raise deadline.exceeded() from exc
 
@@ -679,7 +846,9 @@ class HttpSession(RequestVerbs, RequestWriter):
             start_time, call.url,
         )  # fmt: skip
 
-    async def _decoded(self, raw: RawResponse, connection: Connection, origin: Origin) -> bytes:
+    async def _decoded(
+        self, raw: RawResponse, connection: Connection, origin: Origin, route: Route | None = None
+    ) -> bytes:
         """The decoded body; then the connection goes back to the pool (closed on failure)."""
         body = raw.body
         if raw.content_encoding is not None and body:
@@ -690,14 +859,14 @@ class HttpSession(RequestVerbs, RequestWriter):
                 connection.close()  # a connection is never reused after a failure
                 self._note_interrupted(exc)
                 raise
-        self._pool.release(origin, connection)
+        self._pool.release(origin, connection, route)
         return body
 
     def _response(
         self,
         raw: RawResponse,
         body: bytes,
-        method: str,
+        sent: bytes,
         origin: Origin,
         target: str,
         url: str,
@@ -706,7 +875,9 @@ class HttpSession(RequestVerbs, RequestWriter):
         # `started` is None on the first hop: _record sets its elapsed from the sample's clock
         # read, one perf_counter call fewer per request.
         elapsed = 0.0 if started is None else time.perf_counter() - started
-        response = Response(raw.status, raw.reason, raw.headers, body, url, elapsed, method)
+        response = self._response_class(
+            raw.status, raw.reason, raw.headers, body, url, elapsed, sent
+        )
         if raw.set_cookies is not None:
             path = target.partition("?")[0]
             response._cookies = self.cookies.extract(
@@ -724,14 +895,16 @@ class HttpSession(RequestVerbs, RequestWriter):
         """The Response of a `stream=True` request: its body stays on `connection`."""
         body = BodyStream(
             connection,
-            partial(self._pool.release, hop.origin),
+            partial(self._pool.release, hop.origin, route=hop.route),
             raw.content_encoding,
             self._limits,
             _announced_length(raw.headers),
         )
         self._streams.append(weakref.ref(body))
         self._general = True
-        response = self._response(raw, b"", hop.method, hop.origin, hop.target, hop.url, started)
+        response = self._response(raw, b"", hop.wire, hop.origin, hop.target, hop.url, started)
+        if self._response_class is StrictResponse:
+            return StrictStreamedResponse(response, body)
         return StreamedResponse(response, body)
 
     def _close_streams(self) -> None:
@@ -760,6 +933,7 @@ class HttpSession(RequestVerbs, RequestWriter):
         With `stream`, each redirect's own body is read (within the bounds) and dropped.
         """
         method, body, content_type, auth = call.method, call.body, call.content_type, call.auth
+        headers = call.headers
         first_origin = call.origin
         history: list[Response] = []
         while raw.location is not None and raw.status in _REDIRECTS:
@@ -776,12 +950,14 @@ class HttpSession(RequestVerbs, RequestWriter):
             origin, target = resolved.origin, resolved.target
             if raw.status in (301, 302, 303) and method != "HEAD":
                 method, body, content_type = "GET", b"", None
+                headers = _without(headers, "Content-Type")  # as requests: the body is gone
             if origin != first_origin:
                 auth = None
+                headers = _without(headers, "Authorization")  # the session's one too
             start_time = time.time()
             started = time.perf_counter()
             wire = self._serialize(
-                method, origin, target, body, content_type, call.headers, call.cookies, auth
+                method, origin, target, body, content_type, headers, call.cookies, auth
             )
             url = resolved.origin_text + target
             hop = call._replace(
@@ -794,10 +970,25 @@ class HttpSession(RequestVerbs, RequestWriter):
             if stream:
                 response = self._streamed(raw, connection, hop, started)
             else:
-                decoded = await self._decoded(raw, connection, origin)
-                response = self._response(raw, decoded, method, origin, target, url, started)
+                decoded = await self._decoded(raw, connection, origin, hop.route)
+                response = self._response(raw, decoded, wire, origin, target, url, started)
         response.history = history
         return response
+
+    def mount(self, prefix: str, adapter: object) -> None:
+        """Accept requests' `HTTPAdapter` for URLs starting with `prefix`, as requests does.
+
+        Its pool sizes are accepted and change nothing (a user's pool keeps every
+        connection it opens); `max_retries=0` is loadhopper's own behaviour. An adapter
+        asking for retries, or replacing the transport (`send`, `init_poolmanager`...), is
+        refused with an error saying which (see `_adapters`).
+
+        Raises:
+            TypeError: not an HTTPAdapter, or one that replaces the transport.
+            ValueError: the adapter asks for retries.
+        """
+        check_adapter(prefix, adapter)
+        self.adapters[prefix] = adapter
 
     def close(self) -> None:
         """Close every connection (safe to call from anywhere, any number of times)."""
@@ -831,6 +1022,13 @@ def _retriable(method: str, connection: Connection, exc: RequestError) -> bool:
     )
 
 
+def _without(headers: Mapping[str, str | None] | None, name: str) -> dict[str, str | None]:
+    """`headers` with `name` removed, the session's header of that name included."""
+    kept = {key: value for key, value in (headers or {}).items() if key.lower() != name.lower()}
+    kept[name] = None
+    return kept
+
+
 def _announced_length(headers: list[tuple[bytes, bytes]]) -> int:
     """The Content-Length of a streamed response, else 0 (what Locust records for one)."""
     for name, value in headers:
@@ -849,11 +1047,12 @@ class _Call(NamedTuple):
     name: str
     body: bytes
     content_type: str | None
-    headers: Mapping[str, str] | None
+    headers: Mapping[str, str | None] | None
     cookies: Mapping[str, str] | None
     auth: tuple[str, str] | None
     wire: bytes
     head: bool
+    route: Route | None  # a request's own verify=, cert=, proxies=; None: the session's
 
 
 _new_call = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path

@@ -23,7 +23,7 @@ from typing import NoReturn
 
 from loadhopper._exceptions import ReadError, RequestError
 from loadhopper.http._connection import Connection
-from loadhopper.http._decode import StreamDecoder, decoded_too_large
+from loadhopper.http._decode import PieceDecoder, decoded_too_large, stream_decoder
 from loadhopper.http._limits import BodyLimits
 from loadhopper.http._protocol import body_too_large
 
@@ -68,11 +68,7 @@ class BodyStream:
     ) -> None:
         self._connection: Connection | None = connection
         self._release = release
-        self._decoder = (
-            StreamDecoder(encoding)
-            if encoding is not None and StreamDecoder.handles(encoding)
-            else None
-        )
+        self._decoder = None if encoding is None else stream_decoder(encoding)
         self._limits = limits
         self._buffer = bytearray()  # decoded bytes read from the connection, not yet returned
         self._raw_read = 0
@@ -195,7 +191,7 @@ class BodyStream:
             if piece:
                 return piece
 
-    def _decode(self, decoder: StreamDecoder, raw: bytes) -> bytes:
+    def _decode(self, decoder: PieceDecoder, raw: bytes) -> bytes:
         try:
             return decoder.decode(raw, DECODE_STEP)
         except RequestError as exc:

@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
 from loadhopper._bridge import await_, in_bridge
-from loadhopper._exceptions import BridgeError, StreamConsumedError
+from loadhopper._exceptions import BridgeError, LocustError, StreamConsumedError
 from loadhopper.http._catch import RequestSink, ResponseContextManager, Sample
-from loadhopper.http._response import Response
+from loadhopper.http._response import STRICT_WITH_MESSAGE, Response
 from loadhopper.http._stream import BodyStream
 
 __all__ = ["StreamedResponse", "StreamedResponseContextManager"]
@@ -131,6 +131,15 @@ class StreamedResponse(_StreamedBody, Response):
         self.announced = stream.announced
 
 
+class StrictStreamedResponse(StreamedResponse):
+    """A streamed Response under `--strict-locust` (see `StrictResponse`)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Response:
+        raise LocustError(STRICT_WITH_MESSAGE)
+
+
 class StreamedResponseContextManager(_StreamedBody, ResponseContextManager):
     """`catch_response=True` on a streamed response."""
 
@@ -142,4 +151,7 @@ class StreamedResponseContextManager(_StreamedBody, ResponseContextManager):
         self._stream = response._stream
 
 
-_RESPONSE_SLOTS = tuple(vars(Response)[slot] for slot in Response.__slots__ if slot != "content")
+# A streamed body's `content` stays unset until read, and `_request` until asked for.
+_RESPONSE_SLOTS = tuple(
+    vars(Response)[slot] for slot in Response.__slots__ if slot not in ("content", "_request")
+)

@@ -29,7 +29,9 @@ class HttpUser(User):
 
     The client keeps cookies and keep-alive connections per user. Requests go to the
     class's `host`, or to the `-H/--host` given for the run (which wins, without changing
-    the class). TLS certificates are verified.
+    the class). TLS certificates are verified. Under `--strict-locust` the client fails
+    where Locust's does (a path without a leading slash, a `with` block without
+    catch_response).
 
     Attributes:
         max_body_size: the largest response body accepted off the wire, in bytes; None
@@ -58,6 +60,9 @@ class HttpUser(User):
             "url_namer": self.environment.url_namer,
             "verify": True,
             "body_limits": self._body_limits(),
+            # `--strict-locust`; read with a default, as environments built by tools or
+            # tests may predate the flag.
+            "strict_locust": self.environment.strict_locust,
         }
 
     def _body_limits(self) -> BodyLimits:

@@ -52,5 +52,9 @@ class UserEnvironment(Protocol):
     def body_limits(self) -> BodyLimits:
         """The run's default response size bounds (a User class's own attributes win)."""
 
+    @property
+    def strict_locust(self) -> bool:
+        """Whether to fail where Locust fails (`--strict-locust`)."""
+
     def report_user_error(self, user: object, exception: BaseException) -> None:
         """Record an exception raised by user code, fire `user_error`, and log it."""
