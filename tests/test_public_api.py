@@ -5,6 +5,15 @@ def test_the_public_api_is_exactly_this() -> None:
     assert sorted(loadhopper.__all__) == sorted(
         [
             "CatchResponseError",
+            "Environment",
+            "MarkovTaskSet",
+            "gevent",
+            "poisson",
+            "run_blocking",
+            "stats_history",
+            "stats_printer",
+            "transition",
+            "transitions",
             "FastHttpUser",
             "HttpUser",
             "InterruptTaskSet",

@@ -19,13 +19,19 @@ from loadhopper._exceptions import (
     StopUser,
 )
 from loadhopper.runtime import (
+    Environment,
     LoadTestShape,
     events,
+    run_blocking,
     run_single_user,
+    stats_history,
+    stats_printer,
 )
+from loadhopper.runtime import _gevent as gevent
 from loadhopper.user import (
     FastHttpUser,
     HttpUser,
+    MarkovTaskSet,
     SequentialTaskSet,
     TaskSet,
     User,
@@ -33,8 +39,11 @@ from loadhopper.user import (
     constant,
     constant_pacing,
     constant_throughput,
+    poisson,
     tag,
     task,
+    transition,
+    transitions,
 )
 
 try:
@@ -44,11 +53,13 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "CatchResponseError",
+    "Environment",
     "FastHttpUser",
     "HttpUser",
     "InterruptTaskSet",
     "LoadTestShape",
     "LocustError",
+    "MarkovTaskSet",
     "MissingWaitTimeError",
     "RescheduleTask",
     "RescheduleTaskImmediately",
@@ -64,7 +75,14 @@ __all__ = [
     "constant_pacing",
     "constant_throughput",
     "events",
+    "gevent",
+    "poisson",
+    "run_blocking",
     "run_single_user",
+    "stats_history",
+    "stats_printer",
     "tag",
     "task",
+    "transition",
+    "transitions",
 ]

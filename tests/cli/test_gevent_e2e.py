@@ -176,7 +176,10 @@ def test_sleeping_tasks_pause_only_their_user(tmp_path: Path, target: Any) -> No
     # Locust. Sleeping one after another (the bug) made a quarter of that.
     assert int(theirs["Request Count"]) > 0
     assert int(ours["Request Count"]) >= int(theirs["Request Count"]) / 2
-    assert int(ours["Request Count"]) <= int(theirs["Request Count"]) * 2
+    # The most the file allows: each user's task takes at least 1 s of sleeping, so at most
+    # 5 tasks of 2 requests per user in 4 s. (Not "at most twice Locust's": a loaded machine
+    # slows Locust's start more than ours.)
+    assert int(ours["Request Count"]) <= 4 * 5 * 2
     # No sleep counted as response time: each answer is far below one 500 ms sleep.
     assert float(ours["Max Response Time"]) < 250, ours
     assert float(theirs["Max Response Time"]) < 250, theirs
@@ -192,7 +195,9 @@ def test_a_gevent_pool_and_spawned_greenlets_make_counted_requests(
     assert _exceptions(tmp_path, "loadhopper") == []
     assert int(theirs["Request Count"]) > 0
     assert int(ours["Request Count"]) >= int(theirs["Request Count"]) / 2
-    assert int(ours["Request Count"]) <= int(theirs["Request Count"]) * 2
+    # The most the file allows: a 0.5 s wait after each task, so at most 7 tasks of 6
+    # requests per user in 3 s.
+    assert int(ours["Request Count"]) <= 3 * 7 * 6
     # Six requests per task: the pool's four and the two spawned ones, all recorded.
     server_count = sum(n for (method, _), n in target.requests.items() if method == "GET")
     assert server_count >= int(ours["Request Count"]) + int(theirs["Request Count"])
@@ -210,7 +215,9 @@ def test_locusts_semaphore_wait_example_runs_without_an_exception(
         assert "LoopExit" not in result.stderr, tool
     ours, theirs = outcomes["loadhopper"][1], outcomes["locust"][1]
     assert int(ours["Request Count"]) >= int(theirs["Request Count"]) / 2
-    assert int(ours["Request Count"]) <= int(theirs["Request Count"]) * 2
+    # The most the file allows: at least 0.2 s of waiting per task (on_start's included),
+    # so at most 15 requests per user in 3 s.
+    assert int(ours["Request Count"]) <= 4 * 15
 
 
 def test_locusts_stop_on_threshold_example_quits_early_with_exit_code_1(

@@ -27,7 +27,7 @@ def test_schema_and_run_info(snapshot: StatsSnapshot) -> None:
     assert data["schema"] == SCHEMA == "loadhopper.summary/1"
     assert set(data) == {
         "schema", "run", "stats_start_time", "percentiles", "aggregated", "rows",
-        "rows_overflowed", "failures", "exceptions",
+        "rows_overflowed", "failures", "exceptions", "generator_health",
     }  # fmt: skip
     run = data["run"]
     assert run["start"] == "2023-11-14T22:13:20.000+00:00"

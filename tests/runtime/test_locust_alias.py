@@ -30,7 +30,7 @@ def test_every_aliased_module_resolves_to_a_shim() -> None:
     try:
         for name in ALIASED_MODULES:
             module = importlib.import_module(name)
-            assert module.__name__.startswith("loadhopper.runtime._locust"), name
+            assert module.__name__.startswith("loadhopper._locust"), name
         from locust import HttpUser, events, task
         from locust.contrib.fasthttp import FastHttpUser
         from locust.env import Environment

@@ -108,7 +108,7 @@ def test_an_empty_window_is_a_few_bytes() -> None:
     c = StatsCollector(start_time=T0)
     data = c.close_window(T0 + 1, user_count=0).to_bytes()
     assert WindowDelta.from_bytes(data).rows == ()
-    assert len(data) <= 4 + 1 + 5 + 16 + 1 + 3
+    assert len(data) <= 4 + 1 + 5 + 16 + 1 + 3 + 1
 
 
 # ---- what is refused ---------------------------------------------------------------------

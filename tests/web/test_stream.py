@@ -15,7 +15,7 @@ STATUS_KEYS = {
 }  # fmt: skip
 STATS_KEYS = {
     "stats_start", "percentiles", "rows", "total", "overflowed", "failures",
-    "failures_left_out", "exceptions", "exceptions_left_out",
+    "failures_left_out", "exceptions", "exceptions_left_out", "health",
 }  # fmt: skip
 ROW_KEYS = {
     "method", "name", "num_requests", "num_failures", "median", "p95", "p99", "avg", "min",
@@ -36,7 +36,7 @@ def test_hello_then_updates_with_new_points_only(target: Any) -> None:
             assert set(hello["status"]) == STATUS_KEYS and set(hello["stats"]) == STATS_KEYS
             assert hello["points"] == [] and hello["test_starts"] == []
             assert hello["point_fields"] == [
-                "time", "users", "rps", "fail_per_sec", "p50", "p95", "p99", "avg",
+                "time", "users", "rps", "fail_per_sec", "p50", "p95", "p99", "avg", "stalled_ms",
             ]  # fmt: skip
             assert hello["defaults"] == {
                 "users": 1,

@@ -2,4 +2,7 @@
 
 from loadhopper.http import HttpSession, Response, ResponseContextManager
 
-__all__ = ["HttpSession", "Response", "ResponseContextManager"]
+# Locust's name for the context manager that `rest()` returns; here it is the same one.
+RestResponseContextManager = ResponseContextManager
+
+__all__ = ["HttpSession", "Response", "ResponseContextManager", "RestResponseContextManager"]

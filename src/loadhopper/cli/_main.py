@@ -17,8 +17,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import runpy
 import sys
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from loadhopper import __version__
@@ -32,7 +37,15 @@ from loadhopper.cli._task_ratio import format_task_ratios, task_ratio_json
 from loadhopper.cli._validation import check_options, check_run
 from loadhopper.http import BodyLimits
 from loadhopper.report import RunInfo
-from loadhopper.runtime import Environment, Locustfile, events, load_locustfile
+from loadhopper.runtime import (
+    Environment,
+    Locustfile,
+    events,
+    install_locust_alias,
+    load_locustfile,
+    uninstall_locust_alias,
+)
+from loadhopper.runtime._library import library_scope
 from loadhopper.stats import StatsSnapshot
 from loadhopper.user import User
 
@@ -44,6 +57,7 @@ __all__ = [
     "EXIT_USAGE",
     "main",
     "prepare",
+    "run_script",
     "run_test",
 ]
 
@@ -73,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _subcommand("loadhopper.demo", "cats_main", args[1:])
     if args[:1] == ["demo"]:
         return _subcommand("loadhopper.cli._demo", "demo_main", args[1:])
+    if args[:1] == ["run-script"]:
+        return run_script(args[1:])
     try:
         return _run(args)
     except ConfigError as exc:
@@ -101,6 +117,73 @@ def _subcommand(module_name: str, function: str, args: list[str]) -> int:
         return EXIT_USAGE
     entry: Any = getattr(module, function)
     return int(entry(args))
+
+
+_RUN_SCRIPT_USAGE = "usage: loadhopper run-script SCRIPT.py [ARGS ...]"
+
+
+def run_script(args: Sequence[str]) -> int:
+    """`loadhopper run-script SCRIPT.py [ARGS ...]`: run a script that uses Locust's API.
+
+    The script runs as `__main__` with `sys.argv` set to `[SCRIPT.py, *ARGS]` and its
+    folder first on `sys.path`, as `python SCRIPT.py ARGS` would run it, with two
+    differences: `import locust` (and `gevent`) give loadhopper's names, and the script runs
+    in library mode (`runtime/_library.py`), its blocking calls running loadhopper's loop.
+
+    Returns:
+        The script's exit code: 0 when it ends, its `sys.exit()` code, 1 (with the
+        traceback on stderr) when it raises, 2 when it cannot be found, 130 on Ctrl-C.
+    """
+    if not args or args[0] in ("-h", "--help"):
+        print(_RUN_SCRIPT_USAGE, file=sys.stderr if not args else sys.stdout)
+        return EXIT_USAGE if not args else EXIT_OK
+    script = Path(args[0])
+    if not script.is_file():
+        print(
+            f"loadhopper: run-script: {script} does not exist; give the path of a Python script.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    previous = install_locust_alias()
+    sys.argv = [str(script), *args[1:]]
+    sys.path.insert(0, str(script.resolve().parent))
+    try:
+        with library_scope():
+            runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:
+        return _exit_code_of(exc)
+    except KeyboardInterrupt:
+        print("loadhopper: run-script: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BaseException as exc:
+        _print_script_traceback(exc, script)
+        return EXIT_LOCUSTFILE
+    finally:
+        sys.argv = saved_argv
+        sys.path[:] = saved_path
+        uninstall_locust_alias(previous)
+    return EXIT_OK
+
+
+def _exit_code_of(exc: SystemExit) -> int:
+    # As the interpreter does: None is 0, an int is itself, anything else is printed.
+    code = exc.code
+    if code is None:
+        return EXIT_OK
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _print_script_traceback(exc: BaseException, script: Path) -> None:
+    """The traceback from the script's first frame on, as `python SCRIPT.py` shows it."""
+    tb: TracebackType | None = exc.__traceback__
+    target = os.path.realpath(script)
+    while tb is not None and os.path.realpath(tb.tb_frame.f_code.co_filename) != target:
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb or exc.__traceback__, file=sys.stderr)
 
 
 def _run(args: list[str]) -> int:

@@ -9,6 +9,10 @@ with two deliberate differences, both from reference/locust.md §5:
 - Latencies are printed to 3 significant digits in milliseconds (`0.412`, `12.3`, `1234`),
   the precision the histograms guarantee, instead of Locust's rounded buckets that turn
   sub-millisecond responses into 0.
+
+Both tables say when the load generator's event loop was blocked (a stall: blocking code in
+a task), because the latencies measured meanwhile include the stall: the periodic table
+adds a line for the stalls of its period, the final summary a "Generator health" section.
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ __all__ = [
     "RateKind",
     "format_exceptions",
     "format_failures",
+    "format_health",
     "format_percentiles_table",
     "format_stats_table",
     "format_summary",
 ]
 
+# The period the periodic table's stall line covers: the windows behind its current rates.
+STALL_PERIOD_SECONDS = 10.0
 _TYPE_WIDTH = 8
 _MIN_NAME_WIDTH = 10
 DEFAULT_NAME_WIDTH = 60
@@ -87,7 +94,11 @@ def _stats_line(row: RowSnapshot, name_width: int, rates: RateKind) -> str:
 
 
 def format_stats_table(
-    snapshot: StatsSnapshot, *, rates: RateKind, max_name_width: int = DEFAULT_NAME_WIDTH
+    snapshot: StatsSnapshot,
+    *,
+    rates: RateKind,
+    max_name_width: int = DEFAULT_NAME_WIDTH,
+    stall_period: float = STALL_PERIOD_SECONDS,
 ) -> str:
     """Format the per-request stats table with its Aggregated row.
 
@@ -95,9 +106,12 @@ def format_stats_table(
         snapshot: the stats to show.
         rates: `RateKind.CURRENT` for the periodic table, `RateKind.TOTAL` for the summary.
         max_name_width: names longer than this are shortened in the middle.
+        stall_period: for `RateKind.CURRENT`, the seconds (back from the snapshot's end)
+            whose event-loop stalls get a line under the table.
 
     Returns:
-        The table as lines joined by newlines, ending with a note on what the rates mean.
+        The table as lines joined by newlines, ending with a note on what the rates mean
+        (and, in the periodic table, a line when the event loop stalled in the period).
     """
     width = _name_width(snapshot, max_name_width)
     rps_header, fps_header = _RATE_HEADERS[rates]
@@ -117,7 +131,24 @@ def format_stats_table(
             "The row limit was reached: further names are counted together in one row "
             "(raise it with --max-stats-rows)."
         )
+    if rates is RateKind.CURRENT:
+        stall = _stall_line(snapshot, stall_period)
+        if stall:
+            lines.append(stall)
     return "\n".join(lines)
+
+
+def _stall_line(snapshot: StatsSnapshot, period: float) -> str:
+    since = snapshot.end_time - period
+    stalled = [p for p in snapshot.timeline if p.stalled_ms > 0 and p.time > since]
+    if not stalled:
+        return ""
+    blocked = sum(p.stalled_ms for p in stalled)
+    where = max(stalled, key=lambda p: p.stalled_ms).stall_site
+    return (
+        f"Latencies in the last {period:g} s include {blocked:,.0f} ms in which the event "
+        f"loop was blocked at {where} (see the warning above)."
+    )
 
 
 def format_percentiles_table(
@@ -178,12 +209,42 @@ def format_exceptions(snapshot: StatsSnapshot) -> str:
     return _counted_table("Exceptions", "Exception", entries)
 
 
+def format_health(snapshot: StatsSnapshot) -> str:
+    """Format the "Generator health" section: the event loop's stalls, by call site.
+
+    Returns:
+        The section, or an empty string when the loop never stalled.
+    """
+    health = snapshot.health
+    if not health.stall_sites:
+        return ""
+    count, windows = health.stall_count, health.stalled_windows
+    lines = [
+        "Generator health",
+        f"The event loop stalled {count} {'time' if count == 1 else 'times'} for "
+        f"{health.stalled_ms / 1000:.2f} s in total, in {windows} one-second "
+        f"{'window' if windows == 1 else 'windows'}: the latencies measured in "
+        f"{'it' if windows == 1 else 'them'} include the stalls. Run blocking calls with "
+        "loadhopper.run_blocking(fn, *args).",
+        f"{'# stalls':>8} {'total (ms)':>11} {'longest (ms)':>13}  Where",
+        "-" * 8 + "|" + "-" * 12 + "|" + "-" * 14 + "|" + "-" * 40,
+    ]
+    for site in health.stall_sites:
+        where = f"{site.location} in {site.function}()" if site.function else site.location
+        lines.append(
+            f"{site.count:>8} {format_ms(site.total_ms):>11} {format_ms(site.longest_ms):>13}"
+            f"  {where}"
+        )
+    return "\n".join(lines)
+
+
 def format_summary(snapshot: StatsSnapshot, *, max_name_width: int = DEFAULT_NAME_WIDTH) -> str:
-    """Format the final summary: whole-run stats, percentiles, errors and exceptions."""
+    """Format the final summary: whole-run stats, percentiles, errors, exceptions, health."""
     parts = [
         format_stats_table(snapshot, rates=RateKind.TOTAL, max_name_width=max_name_width),
         format_percentiles_table(snapshot, max_name_width=max_name_width),
         format_failures(snapshot),
         format_exceptions(snapshot),
+        format_health(snapshot),
     ]
     return "\n\n".join(part for part in parts if part) + "\n"

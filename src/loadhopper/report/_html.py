@@ -366,6 +366,42 @@ def _exceptions_section(snapshot: StatsSnapshot) -> str:
     )  # fmt: skip
 
 
+def _health_section(snapshot: StatsSnapshot) -> str:
+    # "Generator health": what the load generator itself did to the numbers. Today the
+    # event loop's stalls; the generator's CPU and loop lag per second will join them.
+    health = snapshot.health
+    if not health.stall_sites:
+        return (
+            '<section id="health"><h2>Generator health</h2><p class="note">The event loop '
+            "was never blocked past the stall threshold: no latency includes a stall.</p>"
+            "</section>"
+        )
+    count, windows = health.stall_count, health.stalled_windows
+    words = (
+        f"The load generator's event loop was blocked {count} "
+        f"{'time' if count == 1 else 'times'} for {health.stalled_ms / 1000:.2f} s in total, "
+        f"in {windows} one-second {'window' if windows == 1 else 'windows'}. Every user "
+        "waited meanwhile, so the latencies measured in those windows include the stalls; "
+        "they are shaded on the charts. Run blocking calls with "
+        "loadhopper.run_blocking(fn, *args), or `await asyncio.to_thread(fn, *args)` in an "
+        "async task."
+    )
+    rows = "".join(
+        f"<tr><td>{_esc(_cap_middle(site.location, MAX_NAME_CHARS))}</td>"
+        f"<td>{_esc(_cap_end(site.function, MAX_NAME_CHARS))}</td><td>{site.count}</td>"
+        f"<td>{format_ms(site.total_ms)}</td><td>{format_ms(site.longest_ms)}</td></tr>"
+        for site in health.stall_sites
+    )
+    head = "".join(
+        f"<th>{h}</th>" for h in ("Where", "Function", "# Stalls", "Total (ms)", "Longest (ms)")
+    )
+    return (
+        f'<section id="health"><h2>Generator health</h2><p class="stall">{_esc(words)}</p>'
+        f'<div class="scroll"><table class="num"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div></section>"
+    )
+
+
 def _charts_section(snapshot: StatsSnapshot) -> str:
     if not snapshot.timeline:
         body = (
@@ -375,7 +411,8 @@ def _charts_section(snapshot: StatsSnapshot) -> str:
         body = (
             '<p class="note">One point per closed window (normally one second; long runs are '
             "thinned evenly). Response times are each window's own percentiles of successful "
-            "requests. Drag to zoom, double-click to reset.</p>"
+            "requests. Drag to zoom, double-click to reset. Shaded seconds: the event loop "
+            "was blocked in them (see Generator health), so their latencies include it.</p>"
             "<h3>Requests and failures per second</h3>"
             '<div class="chart" id="lh-chart-rps"></div>'
             '<h3>Response times</h3><div class="chart" id="lh-chart-latency"></div>'
@@ -437,6 +474,7 @@ def _timeline_payload(start: float, points: Sequence[TimelinePoint]) -> dict[str
         "p95": [_compact(p.p95) for p in points],
         "p99": [_compact(p.p99) for p in points],
         "users": [p.user_count for p in points],
+        "stalled_ms": [_compact(p.stalled_ms, 0) for p in points],
     }
 
 
@@ -483,6 +521,7 @@ def render_html_report(
         _percentiles_section(snapshot),
         _failures_section(snapshot),
         _exceptions_section(snapshot),
+        _health_section(snapshot),
         _charts_section(snapshot),
         _locustfile_section(locustfile_source),
     )

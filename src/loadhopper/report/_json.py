@@ -18,7 +18,14 @@ are milliseconds over successful requests, `null` when there was none; rates are
       "rows": [ROW, ...],                              sorted by (name, method)
       "rows_overflowed": bool,                         true if the row limit was reached
       "failures": [{"method", "name", "error", "occurrences", "first_seen", "last_seen"}],
-      "exceptions": [{"count", "message", "traceback"}]
+      "exceptions": [{"count", "message", "traceback"}],
+      "generator_health": {                            what the load generator did to the
+                                                       measurements (absent in older files)
+        "loop_stalls": {"count", "total_ms", "stalled_windows",
+                        "sites": [{"file", "line", "function", "location", "count",
+                                   "total_ms", "longest_ms"}]},   most blocked time first
+        "windows": [{"time", "stalled_ms", "stall_site"}]          only the stalled windows
+      }
     }
 
     ROW = {"method", "name", "num_requests", "num_failures", "fail_ratio",
@@ -105,6 +112,37 @@ def summary_dict(snapshot: StatsSnapshot, run: RunInfo) -> dict[str, Any]:
         "exceptions": [
             {"count": e.count, "message": e.message, "traceback": e.traceback}
             for e in snapshot.exceptions
+        ],
+        "generator_health": _health(snapshot),
+    }
+
+
+def _health(snapshot: StatsSnapshot) -> dict[str, Any]:
+    # A section of its own, so that later measures of the generator (its CPU, the loop's
+    # lag per second) join it beside the stalls.
+    health = snapshot.health
+    return {
+        "loop_stalls": {
+            "count": health.stall_count,
+            "total_ms": health.stalled_ms,
+            "stalled_windows": health.stalled_windows,
+            "sites": [
+                {
+                    "file": site.file,
+                    "line": site.line,
+                    "function": site.function,
+                    "location": site.location,
+                    "count": site.count,
+                    "total_ms": site.total_ms,
+                    "longest_ms": site.longest_ms,
+                }
+                for site in health.stall_sites
+            ],
+        },
+        "windows": [
+            {"time": p.time, "stalled_ms": p.stalled_ms, "stall_site": p.stall_site}
+            for p in snapshot.timeline
+            if p.stalled_ms > 0
         ],
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import traceback
@@ -13,7 +14,8 @@ from loadhopper._exceptions import LoadhopperError
 from loadhopper.http import BodyLimits
 from loadhopper.runtime._clock import REAL_CLOCK, Clock
 from loadhopper.runtime._events import Events
-from loadhopper.stats import DEFAULT_PERCENTILES, StatsCollector, capped_message, template_url
+from loadhopper.stats import StatsCollector, capped_message, template_url
+from loadhopper.stats._settings import report_percentiles
 from loadhopper.user import User
 from loadhopper.user._task import TagFilter
 from loadhopper.user._user_environment import RequestSink, UrlNamer
@@ -67,7 +69,9 @@ class Environment:
         template_names: name requests without `name=` by URL template (`/[id]/delete`)
             rather than by the raw path.
         max_stats_rows: distinct (method, name) rows kept before the overflow row.
-        percentiles: the percentiles every stats row reports.
+        percentiles: the percentiles every stats row reports (fractions, 0.95 for p95);
+            None: the `PERCENTILES_TO_REPORT` setting as it is now (Locust's default
+            unless a locustfile or script assigned `locust.stats.PERCENTILES_TO_REPORT`).
         strict_locust: fail where Locust fails (`--strict-locust`): HTTP users then refuse
             what loadhopper otherwise accepts, so that the locustfile stays portable.
         body_limits: the default response size bounds of HTTP users (`--max-body-size`,
@@ -91,7 +95,7 @@ class Environment:
         parsed_options: Any = None,
         template_names: bool = True,
         max_stats_rows: int = 500,
-        percentiles: Sequence[float] = DEFAULT_PERCENTILES,
+        percentiles: Sequence[float] | None = None,
         strict_locust: bool = False,
         body_limits: BodyLimits | None = None,
         clock: Clock | None = None,
@@ -111,6 +115,8 @@ class Environment:
         self.parsed_options = parsed_options
         self.template_names = template_names
         self.url_namer: UrlNamer | None = template_url if template_names else None
+        if percentiles is None:
+            percentiles = report_percentiles()  # read once: later edits do not change a run
         self.stats = StatsCollector(self.clock.time(), percentiles, max_stats_rows)
         self.runner: Runner | None = None
         self.web_ui: Any = None
@@ -156,6 +162,25 @@ class Environment:
         runner = LocalRunner(self)
         self.runner = runner
         return runner
+
+    def create_web_ui(self, host: str = "", port: int = 8089, **kwargs: Any) -> Any:
+        """Serve loadhopper's web UI for this environment (Locust's library use).
+
+        It runs on the loop of this environment's tests: in a plain script, the library
+        hub's, which runs while the script blocks. An empty `host` is loopback only; TLS
+        is not supported. See `loadhopper.web._library.create_web_ui` for the arguments.
+
+        Returns:
+            The WebUI (also kept in `self.web_ui`); `web_ui.stop()` ends it.
+        """
+        # The web layer sits above this one: it is looked up by name, so that importing
+        # loadhopper does not import Starlette and uvicorn (as install_locust_alias names
+        # the shims by string).
+        library: Any = importlib.import_module("loadhopper.web._library")
+        if self.runner is None:
+            self.create_local_runner()
+        self.web_ui = library.create_web_ui(self, host, port, **kwargs)
+        return self.web_ui
 
     def create_master_runner(self, *args: Any, **kwargs: Any) -> MasterRunner:
         """Locust's master runner: refused until loadhopper runs distributed tests."""

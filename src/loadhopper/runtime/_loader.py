@@ -15,6 +15,7 @@ from loadhopper._exceptions import LocustfileError
 from loadhopper.runtime._locust_alias import install_locust_alias
 from loadhopper.runtime._shape import LoadTestShape
 from loadhopper.runtime._sleep_patch import sleep_patch
+from loadhopper.stats._settings import reset_report_percentiles
 from loadhopper.user import User
 
 __all__ = ["Locustfile", "load_locustfile", "locustfile_paths"]
@@ -102,7 +103,9 @@ def load_locustfile(paths: str | Sequence[str], *, class_names: Iterable[str] = 
     The `locust` (and `gevent`) import alias is installed first, so `from locust import
     ...` works. The files are imported with `time.sleep` patched (see `_sleep_patch.py`), so
     that a `from time import sleep` among them binds the sleep that pauses only its user;
-    outside a user it is the real sleep, so module-level code sleeps as usual.
+    outside a user it is the real sleep, so module-level code sleeps as usual. The
+    `PERCENTILES_TO_REPORT` setting is put back to Locust's default first, so that only
+    these files' own assignment of `locust.stats.PERCENTILES_TO_REPORT` counts.
 
     Args:
         paths: what `-f` was given: a file, a comma list, a directory, a module name.
@@ -114,6 +117,7 @@ def load_locustfile(paths: str | Sequence[str], *, class_names: Iterable[str] = 
     """
     files = locustfile_paths(paths)
     install_locust_alias()
+    reset_report_percentiles()
     with sleep_patch():
         modules = tuple(_import(path) for path in files)
     shown = ", ".join(str(p) for p in files)

@@ -43,11 +43,20 @@ ALIASED_MODULES = (
     "locust.env",
     "locust.event",
     "locust.exception",
+    "locust.log",
+    "locust.main",
     "locust.runners",
+    "locust.shape",
     "locust.stats",
     "locust.user",
+    "locust.user.inspectuser",
+    "locust.user.markov_taskset",
+    "locust.user.sequential_taskset",
     "locust.user.task",
+    "locust.user.users",
     "locust.user.wait_time",
+    "locust.util",
+    "locust.util.timespan",
 )
 """The Locust module paths that resolve to loadhopper's shims."""
 

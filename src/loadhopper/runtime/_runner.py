@@ -26,20 +26,29 @@ The group then has no task left, the state is STOPPED and `run()` returns. A bac
 task started any other way would keep the group open forever after the stop (a shape run
 once did exactly that), so every one goes through a `_Background`. Any unexpected exception
 in a task cancels the group and reaches the caller of `run()`.
+
+Locust's way, for scripts. `start()` outside a running test *begins* one: a task that awaits
+`run()`, on the running loop, or, from a plain script with no loop, on the library hub
+(`_library.py`), which runs the loop whenever the script blocks. From the script's main
+code `stop()` and `quit()` then block until the test has ended, as Locust's do, and
+`runner.greenlet.join()` (`_runner_greenlet.py`) waits until the runner has quit. Inside
+the loop (the CLI, the web UI, a user, a listener) `stop()` and `quit()` only ask.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, assert_never
 
 from loadhopper._exceptions import LoadhopperError
-from loadhopper.runtime._clock import Clock
+from loadhopper.runtime._clock import REAL_CLOCK, Clock, RealClock
 from loadhopper.runtime._dispatch import spawn_schedule
-from loadhopper.runtime._gevent._hub import GreenletScope
+from loadhopper.runtime._gevent._hub import GreenletScope, block, running_loop
+from loadhopper.runtime._library import current_hub, library_hub, waiting_hub
 from loadhopper.runtime._limits import raise_open_file_limit
 from loadhopper.runtime._load_model import (
     ClosedRamp,
@@ -49,8 +58,10 @@ from loadhopper.runtime._load_model import (
     StartIteration,
     StopTest,
 )
+from loadhopper.runtime._runner_greenlet import RunnerGreenlet
 from loadhopper.runtime._shape import LoadTestShape
 from loadhopper.runtime._sleep_patch import sleep_patch
+from loadhopper.runtime._stall_watch import StallWatch
 from loadhopper.runtime._state import RunnerState
 from loadhopper.runtime._user_pool import UserPool
 from loadhopper.stats import StatsCollector, TimelinePoint
@@ -59,14 +70,20 @@ from loadhopper.user import User
 if TYPE_CHECKING:
     from loadhopper.runtime._environment import Environment
 
-__all__ = ["WINDOW_SECONDS", "LocalRunner", "RunnerState"]
+__all__ = ["HISTORY_POINTS", "WINDOW_SECONDS", "LocalRunner", "RunnerState"]
 
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 1.0
 """The stats window: Locust's per-second rates and timeline points."""
 
+HISTORY_POINTS = 6 * 3600
+"""Points `runner.history` keeps: six hours of windows, about 2 MB (Locust's is unbounded)."""
+
 _ENDED = frozenset({RunnerState.STOPPING, RunnerState.CLEANUP, RunnerState.STOPPED})
+
+# What `start()` outside a test asked for, until the test's task runs it.
+_Begun = tuple[int, float, tuple[type[User], ...] | None]
 
 
 class _Background:
@@ -120,6 +137,10 @@ class LocalRunner:
         spawn_rate: users per second of the current ramp.
         target_user_count: the number of users the runner is heading for.
         quitting: True once `quit()` was called.
+        greenlet: Locust's `runner.greenlet`: joined to wait until the runner has quit.
+        history: the timeline point of every window closed while `stats_history(runner)`
+            ran (Locust's `stats.history`), oldest first, the last `HISTORY_POINTS`;
+            kept across tests and stats resets.
     """
 
     def __init__(self, environment: Environment) -> None:
@@ -137,6 +158,11 @@ class LocalRunner:
         self._stats_reset_done = False
         self._test_classes: tuple[type[User], ...] = ()
         self._active_classes: tuple[type[User], ...] | None = None
+        self.greenlet = RunnerGreenlet(self)
+        self.history: collections.deque[TimelinePoint] = collections.deque(maxlen=HISTORY_POINTS)
+        self._begun: _Begun | None = None
+        self._begun_task: asyncio.Task[None] | None = None
+        self._spawn_waiters: list[asyncio.Future[None]] = []
 
     @property
     def stats(self) -> StatsCollector:
@@ -167,6 +193,11 @@ class LocalRunner:
     def users(self) -> list[User]:
         """The running users, oldest first."""
         return [] if self._pool is None else self._pool.users()
+
+    @property
+    def test_pending(self) -> bool:
+        """True from a `start()` that begins a test until that test's task runs it."""
+        return self._begun is not None
 
     async def run(
         self,
@@ -248,7 +279,9 @@ class LocalRunner:
                 self._ramp = None
                 self._pool = None
                 self.state = RunnerState.STOPPED
+                self._release_spawn_waiters()
                 env.events.test_stop.fire(environment=env)
+                self.greenlet.changed()
 
     def _model(self, user_count: int, spawn_rate: float) -> LoadModel:
         """The load model of the test: the environment's shape, else the `-u/-r` ramp."""
@@ -265,7 +298,9 @@ class LocalRunner:
     async def _follow(self, model: LoadModel) -> None:
         async for command in model.commands(self.clock):
             if isinstance(command, SetUsers):
-                self.start(command.user_count, command.spawn_rate, command.user_classes)
+                self.start(
+                    command.user_count, command.spawn_rate, user_classes=command.user_classes
+                )
             elif isinstance(command, StopTest):
                 logger.info("%s: stopping", command.reason)
                 self.stop()
@@ -282,43 +317,140 @@ class LocalRunner:
         self,
         user_count: int,
         spawn_rate: float,
+        wait: bool = False,
         user_classes: Sequence[type[User]] | None = None,
     ) -> None:
-        """Change the number of users of the running test, ramping at `spawn_rate`/s.
+        """Change the number of users of the running test, or begin a test, as Locust's.
+
+        During a test the users ramp to `user_count` at `spawn_rate` per second. Outside
+        one, a test begins (a task awaiting `run(user_count, spawn_rate)`): on the running
+        loop, or, from a plain script, on the library hub, which runs once the script
+        blocks (`runner.greenlet.join()`, `time.sleep`, `gevent.sleep`, ...).
 
         Args:
             user_count: the users wanted.
             spawn_rate: users started or stopped per second.
+            wait: block (where the caller can) until the ramp has finished.
             user_classes: run only these classes (a LoadTestShape's choice); None: all of
                 the test's classes.
 
         Raises:
-            LoadhopperError: no test is running (use `await run(...)` to start one).
+            LoadhopperError: the test is stopping, and the caller cannot wait for its end;
+                or there is no loop and the environment's clock is not the real one.
         """
         spawn_schedule(user_count, spawn_rate)
         drivers = self._drivers
         if drivers is None or self.state in _ENDED:
-            raise LoadhopperError(
-                "start() changes the users of a running test; begin a test with "
-                "`await runner.run(user_count, spawn_rate)`"
-            )
-        if self._ramp is not None:
-            self._ramp.cancel()
-        self.target_user_count = user_count
-        self.spawn_rate = spawn_rate
-        self._active_classes = None if user_classes is None else tuple(user_classes)
-        self.state = RunnerState.SPAWNING
-        self._ramp = drivers.start(self._ramp_to(user_count, spawn_rate), "ramp")
+            self._begin(user_count, spawn_rate, user_classes)
+        else:
+            if self._ramp is not None:
+                self._ramp.cancel()
+            self.target_user_count = user_count
+            self.spawn_rate = spawn_rate
+            self._active_classes = None if user_classes is None else tuple(user_classes)
+            self.state = RunnerState.SPAWNING
+            self._ramp = drivers.start(self._ramp_to(user_count, spawn_rate), "ramp")
+        if wait:
+            self._wait_spawned()
+
+    def _begin(
+        self, user_count: int, spawn_rate: float, user_classes: Sequence[type[User]] | None
+    ) -> None:
+        begun: _Begun = (
+            user_count,
+            spawn_rate,
+            None if user_classes is None else tuple(user_classes),
+        )
+        if self._begun is not None:  # begun, not run yet: the last call wins
+            self._begun = begun
+            return
+        if self._drivers is not None or self.state not in (RunnerState.READY, RunnerState.STOPPED):
+            # The test is stopping (or entering run()). The script's main code can wait
+            # for its end and begin the next; anything on the loop would wait on itself.
+            task = self._begun_task
+            if task is None or task.done() or waiting_hub() is None:
+                raise LoadhopperError(
+                    "start() cannot change a test that is stopping; begin a test with "
+                    "`await runner.run(user_count, spawn_rate)` once it has stopped"
+                )
+            block(asyncio.wait([task]), "runner.start()")
+        loop = running_loop()
+        hub = current_hub()
+        if loop is None:
+            if self.clock is not REAL_CLOCK:
+                # Nothing would ever advance a fake clock on the hub: the test would hang.
+                raise LoadhopperError(
+                    "start() outside a running test runs it on the real clock, and this "
+                    "environment has a fake one; begin a test with `await runner.run(...)`"
+                )
+            hub = library_hub()
+        self._begun = begun
+        coroutine = self._run_begun()
+        if hub is not None and (loop is None or loop is hub.loop):
+            task = hub.spawn(coroutine, "test", stop=self.quit)
+        else:
+            assert loop is not None
+            task = loop.create_task(coroutine, name="test")
+        self._begun_task = task  # also what keeps a task on a foreign loop alive
+        task.add_done_callback(self._begun_ended)
+
+    async def _run_begun(self) -> None:
+        begun, self._begun = self._begun, None
+        assert begun is not None
+        user_count, spawn_rate, user_classes = begun
+        try:
+            await self.run(user_count, spawn_rate, user_classes=user_classes)
+        except Exception as exc:
+            # A bug in loadhopper (user-code errors are recorded, not raised): nobody
+            # awaits this task, so log it, and end runner.greenlet so that a join returns.
+            logger.exception("The test begun by runner.start() ended with an internal error.")
+            self.greenlet.exception = exc
+
+    def _begun_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            self._begun = None  # stopped before it ran
+        if self._begun_task is task:
+            self._begun_task = None
+        self.greenlet.changed()
+
+    def _wait_spawned(self) -> None:
+        """Block the caller (where it can) until the current ramp has finished."""
+        if self.state is RunnerState.RUNNING and self._begun is None:
+            return
+        loop = running_loop() or getattr(current_hub(), "loop", None)
+        if loop is None:
+            return
+        future: asyncio.Future[None] = loop.create_future()
+        self._spawn_waiters.append(future)
+        block(future, "runner.start(wait=True)")
+
+    def _release_spawn_waiters(self) -> None:
+        waiters, self._spawn_waiters = self._spawn_waiters, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
 
     def stop(self) -> None:
-        """Stop the test; `run()` returns once the users have stopped. Safe to call twice."""
+        """Stop the test; `run()` returns once the users have stopped. Safe to call twice.
+
+        From a script's main code (library mode) it returns once the test has stopped.
+        """
+        task = self._begun_task
+        if self._begun is not None and task is not None:
+            task.cancel()  # begun but not run yet: it never runs
         if self._stop_requested is not None:
             self._stop_requested.set()
+        if task is not None and not task.done() and waiting_hub() is not None:
+            block(asyncio.wait([task]), "runner.stop()")
 
     def quit(self) -> None:
-        """Stop the test and mark the runner as quitting (the process is about to exit)."""
+        """Stop the test and mark the runner as quitting (the process is about to exit).
+
+        `runner.greenlet.join()` returns once the test has stopped.
+        """
         self.quitting = True
         self.stop()
+        self.greenlet.changed()
 
     def reset_stats(self) -> None:
         """Reset the statistics now and fire `reset_stats`."""
@@ -342,6 +474,7 @@ class LocalRunner:
                 await clock.sleep(delay)
             step()
         self.state = RunnerState.RUNNING
+        self._release_spawn_waiters()
         env = self.environment
         env.events.spawning_complete.fire(user_count=self.user_count)
         if env.reset_stats and not self._stats_reset_done:
@@ -357,12 +490,25 @@ class LocalRunner:
 
     async def _window_loop(self) -> None:
         clock = self.clock
+        # The stall watch lives exactly as long as the windows it marks. It reads real
+        # time, so a run on a fake clock (tests) has none.
+        watch = StallWatch(self.environment.stats) if isinstance(clock, RealClock) else None
         next_close = clock.monotonic() + WINDOW_SECONDS
-        while True:
-            await clock.sleep(next_close - clock.monotonic())
-            # Advance from the schedule, not from now, so that windows do not drift.
-            next_close += WINDOW_SECONDS
-            self._close_window(self.user_count)
+        if watch is not None:
+            watch.start()
+        try:
+            while True:
+                await clock.sleep(next_close - clock.monotonic())
+                # Advance from the schedule, not from now, so that windows do not drift.
+                next_close += WINDOW_SECONDS
+                if watch is not None:
+                    # A stall that just ended counts in the window it happened in, even
+                    # when this timer ran before the heartbeat's.
+                    watch.check()
+                self._close_window(self.user_count)
+        finally:
+            if watch is not None:
+                watch.stop()
 
     def _close_window(self, user_count: int) -> None:
         stats = self.environment.stats

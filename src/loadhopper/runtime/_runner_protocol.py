@@ -6,10 +6,12 @@ will offer the same. Code above runtime/ types against this protocol, never agai
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from loadhopper.runtime._clock import Clock
+from loadhopper.runtime._runner_greenlet import RunnerGreenlet
 from loadhopper.runtime._state import RunnerState
 from loadhopper.stats import StatsCollector, TimelinePoint
 from loadhopper.user import User
@@ -32,6 +34,8 @@ class Runner(Protocol):
         quitting: True once `quit()` was called.
         target_user_count: the users the test is heading for.
         spawn_rate: users per second of the current ramp.
+        greenlet: joined by a script to wait until the runner has quit (Locust's).
+        history: timeline points kept while `stats_history(runner)` runs.
     """
 
     environment: Environment
@@ -41,6 +45,8 @@ class Runner(Protocol):
     quitting: bool
     target_user_count: int
     spawn_rate: float
+    greenlet: RunnerGreenlet
+    history: collections.deque[TimelinePoint]
 
     @property
     def stats(self) -> StatsCollector:
@@ -69,12 +75,14 @@ class Runner(Protocol):
         self,
         user_count: int,
         spawn_rate: float,
+        wait: bool = False,
         user_classes: Sequence[type[User]] | None = None,
     ) -> None:
-        """Change the number of users of the running test."""
+        """Change the number of users of the running test, or begin a test outside one."""
 
     def stop(self) -> None:
-        """Stop the test; `run()` returns once the users have stopped."""
+        """Stop the test; `run()` returns once the users have stopped (from a script's
+        main code, `stop()` itself returns then)."""
 
     def quit(self) -> None:
         """Stop the test because the process is about to exit."""

@@ -7,7 +7,13 @@ wire form; a master `merge`s its workers' deltas. See docs/internals.md for the 
 """
 
 from loadhopper.stats._collector import DEFAULT_PERCENTILES, StatsCollector
-from loadhopper.stats._delta import ExceptionDelta, FailureDelta, RowDelta, WindowDelta
+from loadhopper.stats._delta import (
+    ExceptionDelta,
+    FailureDelta,
+    RowDelta,
+    StallDelta,
+    WindowDelta,
+)
 from loadhopper.stats._entry_view import EntryView
 from loadhopper.stats._errors import normalise_error
 from loadhopper.stats._exceptions_log import capped_message
@@ -16,7 +22,9 @@ from loadhopper.stats._naming import template_url
 from loadhopper.stats._snapshot import (
     ExceptionSnapshot,
     FailureSnapshot,
+    GeneratorHealth,
     RowSnapshot,
+    StallSite,
     StatsSnapshot,
     TimelinePoint,
 )
@@ -28,9 +36,12 @@ __all__ = [
     "ExceptionSnapshot",
     "FailureDelta",
     "FailureSnapshot",
+    "GeneratorHealth",
     "Histogram",
     "RowDelta",
     "RowSnapshot",
+    "StallDelta",
+    "StallSite",
     "StatsCollector",
     "StatsSnapshot",
     "TimelinePoint",

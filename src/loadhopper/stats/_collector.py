@@ -16,6 +16,8 @@ same timeline points (deltas of one window index make one point). A collector ma
 record and merge (nothing is counted twice): its own requests reach the cumulative state
 only through its own deltas, and what it merged is never handed out again in its deltas.
 Failures and exceptions are grouped as they happen (the logs keep what each window added).
+Event-loop stalls (`record_stall`, from the runtime's stall watch) follow the rows' path:
+out in the window's delta, into the run's totals only when a delta is folded.
 
 The collector never reads a clock: the caller passes `now` (epoch seconds) to every method
 that needs a time. Failures' first/last seen are the start of the window they happened in.
@@ -41,10 +43,12 @@ from loadhopper.stats._exceptions_log import ExceptionLog
 from loadhopper.stats._histogram import Histogram
 from loadhopper.stats._snapshot import (
     FailureSnapshot,
+    GeneratorHealth,
     RowSnapshot,
     StatsSnapshot,
     TimelinePoint,
 )
+from loadhopper.stats._stalls import StallLog
 from loadhopper.stats._timeline import DEFAULT_TIMELINE_CAPACITY, Timeline
 from loadhopper.stats._windows import OpenWindows
 
@@ -143,6 +147,7 @@ class StatsCollector:
         self._overflow_rows: dict[str, Entry] = {}
         self._failures = FailureLog(max_failure_groups)
         self._exceptions = ExceptionLog(max_exception_groups)
+        self._stalls = StallLog()
         self._timeline = Timeline(timeline_capacity)
         self._windows = OpenWindows(self._timeline)
         self._window_seconds = float(window_seconds)
@@ -210,6 +215,17 @@ class StatsCollector:
         """Count one exception raised by user code (grouped by message and traceback)."""
         self._exceptions.record(message, traceback, seen=self._window_start)
 
+    def record_stall(self, file: str, line: int, function: str, duration_ms: float) -> None:
+        """Count one event-loop stall of `duration_ms` at a call site, in the open window.
+
+        Args:
+            file: the call site's file, as shown to the user.
+            line: its line.
+            function: the function it is in.
+            duration_ms: how long the loop was blocked, in milliseconds.
+        """
+        self._stalls.record(file, line, function, duration_ms)
+
     def close_window(self, now: float, user_count: int) -> WindowDelta:
         """Close the current window (normally one second long) and start the next.
 
@@ -242,6 +258,7 @@ class StatsCollector:
             rows=tuple(row for _, row in taken),
             failures=self._failures.take_window(),
             exceptions=self._exceptions.take_window(),
+            stalls=self._stalls.take_window(),
         )
         # The failures and exceptions are in the logs already: only the rows fold in.
         self._fold(delta, taken)
@@ -286,6 +303,7 @@ class StatsCollector:
             entry.add(row, slot)
         self._closed_requests += requests
         self._closed_failures += failures
+        self._stalls.fold(delta.stalls)
         self._last_time = max(self._last_time, delta.end)
 
     def window_point(self, window_index: int) -> TimelinePoint:
@@ -307,6 +325,7 @@ class StatsCollector:
         self._overflow_rows.clear()
         self._failures.clear()
         self._exceptions.clear()
+        self._stalls.clear()
         self._timeline.clear()
         self._windows.clear()
         self._successes_total.clear()
@@ -332,6 +351,10 @@ class StatsCollector:
             exceptions=self._exceptions.snapshot(),
             timeline=self._timeline.points(),
             overflowed=self.overflowed,
+            health=GeneratorHealth(
+                stall_sites=self._stalls.snapshot(),
+                stalled_windows=self._windows.stalled_windows,
+            ),
         )
 
     def row_snapshot(self, source: RowSource, method: str, name: str, now: float) -> RowSnapshot:

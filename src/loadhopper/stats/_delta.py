@@ -3,7 +3,8 @@
 Theory of operation. `StatsCollector.close_window` hands out a `WindowDelta`: every row that
 saw a request in the window (its success and failure histograms and its response bytes),
 the failure and exception groups the window added to (with how often, in that window
-only), the user count, and the window's place in time. `StatsCollector.merge` folds a delta
+only), the event-loop stalls by call site (`_stalls.py`), the user count, and the window's
+place in time. `StatsCollector.merge` folds a delta
 in. A worker process ships its deltas to the master, which merges them: since histograms
 merge bucket for bucket and every other field is a sum, a maximum or a minimum, the master
 ends up with exactly what one process fed every request would hold (DESIGN.md, "Window
@@ -18,7 +19,8 @@ plus its overflow rows, failure and exception groups at most their logs' caps pl
 overflow group each, every text is cut to the logs' lengths, and a histogram holds at most
 its 23 221 buckets. Nothing in it is cumulative.
 
-Wire form, version 1 (little-endian; see `_wire.py` for the field encodings):
+Wire form, version 2 (little-endian; see `_wire.py` for the field encodings; version 2
+added the stalls):
 
     b"LHWD" magic, uint version
     sint window_index, double start, double end, uint user_count
@@ -28,6 +30,8 @@ Wire form, version 1 (little-endian; see `_wire.py` for the field encodings):
                                 uint more
     uint n, then n exceptions:  text message, text traceback, uint count,
                                 uint message_more, uint traceback_more
+    uint n, then n stalls:      text file, uint line, text function, uint count,
+                                double total_ms, double longest_ms
 
 A histogram is the fields of `Histogram.to_wire()`: uint layout, uint n buckets, then (when
 n > 0) the bucket indexes packed as gaps (the first index, then each index minus the one
@@ -44,12 +48,21 @@ import math
 from dataclasses import dataclass
 
 from loadhopper.stats._histogram import WIRE_LAYOUT, Histogram
+from loadhopper.stats._stalls import StallDelta
 from loadhopper.stats._wire import Reader, WireError, Writer
 
-__all__ = ["MAGIC", "VERSION", "ExceptionDelta", "FailureDelta", "RowDelta", "WindowDelta"]
+__all__ = [
+    "MAGIC",
+    "VERSION",
+    "ExceptionDelta",
+    "FailureDelta",
+    "RowDelta",
+    "StallDelta",
+    "WindowDelta",
+]
 
 MAGIC = b"LHWD"  # "loadhopper window delta"
-VERSION = 1
+VERSION = 2  # 2: stalls
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +122,12 @@ class WindowDelta:
     rows: tuple[RowDelta, ...] = ()
     failures: tuple[FailureDelta, ...] = ()
     exceptions: tuple[ExceptionDelta, ...] = ()
+    stalls: tuple[StallDelta, ...] = ()  # event-loop stalls, one per call site
+
+    @property
+    def stalled_ms(self) -> float:
+        """How long the event loop was blocked in the window, every site."""
+        return sum(s.total_ms for s in self.stalls)
 
     @property
     def duration(self) -> float:
@@ -159,6 +178,14 @@ class WindowDelta:
             w.uint(e.count)
             w.uint(e.message_more)
             w.uint(e.traceback_more)
+        w.uint(len(self.stalls))
+        for s in self.stalls:
+            w.text(s.file)
+            w.uint(s.line)
+            w.text(s.function)
+            w.uint(s.count)
+            w.double(s.total_ms)
+            w.double(s.longest_ms)
         return w.getvalue()
 
     @classmethod
@@ -262,6 +289,21 @@ def _read_delta(r: Reader) -> WindowDelta:
         if exception.count < 1:
             raise WireError("has an exception group with no occurrences")
         exceptions.append(exception)
+    stalls = []
+    for _ in range(r.count()):
+        stall = StallDelta(r.text(), r.uint(), r.text(), r.uint(), r.double(), r.double())
+        if stall.count < 1:
+            raise WireError("has a stall site with no stalls")
+        if not (0.0 <= stall.longest_ms <= stall.total_ms < math.inf):
+            raise WireError("has a stall site whose longest stall is not within its total")
+        stalls.append(stall)
     return WindowDelta(
-        window_index, start, end, user_count, tuple(rows), tuple(failures), tuple(exceptions)
+        window_index,
+        start,
+        end,
+        user_count,
+        tuple(rows),
+        tuple(failures),
+        tuple(exceptions),
+        tuple(stalls),
     )

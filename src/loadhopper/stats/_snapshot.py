@@ -12,7 +12,9 @@ from dataclasses import dataclass
 __all__ = [
     "ExceptionSnapshot",
     "FailureSnapshot",
+    "GeneratorHealth",
     "RowSnapshot",
+    "StallSite",
     "StatsSnapshot",
     "TimelinePoint",
 ]
@@ -78,6 +80,55 @@ class TimelinePoint:
     avg_response_time: float | None
     total_requests: int
     total_failures: int
+    # Generator health (`GeneratorHealth`): the time the load generator's event loop was
+    # blocked in this window, summed over its processes, and the call site that blocked it
+    # longest ("" when it was not blocked). The latencies measured then include it.
+    stalled_ms: float = 0.0
+    stall_site: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StallSite:
+    """A call site that blocked the event loop past the stall threshold, over the run."""
+
+    file: str  # relative to the working directory when under it
+    line: int
+    function: str
+    count: int
+    total_ms: float
+    longest_ms: float
+
+    @property
+    def location(self) -> str:
+        """`file:line`, as a warning names it (just the file for a site without a line)."""
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorHealth:
+    """What the load generator itself did to the measurements, over the run.
+
+    Today: event-loop stalls (blocking calls in user code). A stalled window's latencies
+    include the stall, so a reader must know which windows they are.
+    """
+
+    stall_sites: tuple[StallSite, ...] = ()  # the most blocked time first
+    stalled_windows: int = 0  # windows (merged by index) in which the loop was blocked
+
+    @property
+    def stall_count(self) -> int:
+        """How many stalls, every site."""
+        return sum(site.count for site in self.stall_sites)
+
+    @property
+    def stalled_ms(self) -> float:
+        """The summed length of every stall."""
+        return sum(site.total_ms for site in self.stall_sites)
+
+    @property
+    def longest_stall(self) -> StallSite | None:
+        """The site of the longest stall, or None without stalls."""
+        return max(self.stall_sites, key=lambda site: site.longest_ms, default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +144,4 @@ class StatsSnapshot:
     exceptions: tuple[ExceptionSnapshot, ...]
     timeline: tuple[TimelinePoint, ...]
     overflowed: bool
+    health: GeneratorHealth = GeneratorHealth()

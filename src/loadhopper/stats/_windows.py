@@ -6,7 +6,10 @@ windows of the last `RING_SLOTS` indexes open, so that the deltas of several pro
 the same second, arriving a little apart, make one window: their requests, failures and
 success histograms add up, their user counts add up, and the window's length and end are
 the longest and latest of theirs (N processes over the same second ran for one second,
-not N). An index older than those is final.
+not N). An index older than those is final. A window's event-loop stalls add up too (the
+time is summed over processes, the site named is the one of the longest stall), and
+`stalled_windows` counts the windows that had any, once each however many processes
+stalled in them.
 
 Each open window's timeline point is appended to the `Timeline` when the window opens and
 replaced in place whenever a later delta changes it, so the timeline always shows every
@@ -55,6 +58,9 @@ class _Window:
         "point",
         "requests",
         "seq",
+        "stall_longest_ms",
+        "stall_site",
+        "stalled_ms",
         "successes",
         "user_count",
     )
@@ -67,6 +73,9 @@ class _Window:
         self.requests = 0
         self.failures = 0
         self.successes = Histogram()
+        self.stalled_ms = 0.0
+        self.stall_longest_ms = 0.0
+        self.stall_site = ""
         self.seq = -1  # its place in the timeline; -1 until the point is appended
         self.point: TimelinePoint | None = None
 
@@ -74,13 +83,25 @@ class _Window:
 class OpenWindows:
     """The windows of the last `RING_SLOTS` indexes, feeding one `Timeline`."""
 
-    __slots__ = ("_closed_failures", "_closed_requests", "_open", "_timeline")
+    __slots__ = (
+        "_closed_failures",
+        "_closed_requests",
+        "_open",
+        "_stalled_windows",
+        "_timeline",
+    )
 
     def __init__(self, timeline: Timeline) -> None:
         self._timeline = timeline
         self._open: dict[int, _Window] = {}  # by index, oldest first
         self._closed_requests = 0  # requests of the windows that left
         self._closed_failures = 0
+        self._stalled_windows = 0
+
+    @property
+    def stalled_windows(self) -> int:
+        """How many windows had an event-loop stall (each counted once)."""
+        return self._stalled_windows
 
     def fold(
         self, delta: WindowDelta, requests: int, failures: int, successes: Histogram
@@ -108,6 +129,8 @@ class OpenWindows:
             own = True
         window.requests += requests
         window.failures += failures
+        if delta.stalls:
+            self._fold_stalls(window, delta)
         if window.successes.count:
             window.successes.merge(successes)
         else:
@@ -118,6 +141,21 @@ class OpenWindows:
             window.end = max(window.end, delta.end)
         self._refresh_from(window.index)
         return window.index % RING_SLOTS, freed
+
+    def _fold_stalls(self, window: _Window, delta: WindowDelta) -> None:
+        if not window.stalled_ms:
+            self._stalled_windows += 1
+        window.stalled_ms += delta.stalled_ms
+        for stall in delta.stalls:
+            site = f"{stall.file}:{stall.line}" if stall.line else stall.file
+            # The longest stall names the window; ties go to the first site by name, so
+            # that the order in which deltas arrive does not matter.
+            longest = window.stall_longest_ms
+            if stall.longest_ms > longest or (
+                stall.longest_ms == longest and (not window.stall_site or site < window.stall_site)
+            ):
+                window.stall_longest_ms = stall.longest_ms
+                window.stall_site = site
 
     def _leave_before(self, index: int) -> list[int]:
         """Close every open window older than `index`; their ring slots."""
@@ -167,6 +205,8 @@ class OpenWindows:
             avg_response_time=_ms(w.successes.mean),
             total_requests=total_requests,
             total_failures=total_failures,
+            stalled_ms=w.stalled_ms,
+            stall_site=w.stall_site,
         )
 
     def point(self, index: int) -> TimelinePoint:
@@ -198,3 +238,4 @@ class OpenWindows:
         self._open.clear()
         self._closed_requests = 0
         self._closed_failures = 0
+        self._stalled_windows = 0

@@ -1,6 +1,7 @@
-"""The locustfile vocabulary: users, task sets, tasks, tags and wait times."""
+"""The locustfile vocabulary: users, task sets (Markov ones too), tasks, tags and wait times."""
 
 from loadhopper.user._http_user import FastHttpUser, HttpUser
+from loadhopper.user._markov import MarkovTaskSet, transition, transitions
 from loadhopper.user._task import TagFilter, tag, task
 from loadhopper.user._taskset import SequentialTaskSet, TaskSet
 from loadhopper.user._user import User
@@ -12,11 +13,13 @@ from loadhopper.user._wait_time import (
     constant,
     constant_pacing,
     constant_throughput,
+    poisson,
 )
 
 __all__ = [
     "FastHttpUser",
     "HttpUser",
+    "MarkovTaskSet",
     "RequestSink",
     "SequentialTaskSet",
     "TagFilter",
@@ -30,6 +33,9 @@ __all__ = [
     "constant",
     "constant_pacing",
     "constant_throughput",
+    "poisson",
     "tag",
     "task",
+    "transition",
+    "transitions",
 ]

@@ -49,6 +49,8 @@ WEIGHT_ATTR = "locust_task_weight"
 TAGS_ATTR = "locust_tag_set"
 # Set to True on TaskSet (in _taskset.py); lets this lower module recognise nested TaskSets.
 HOLDER_ATTR = "_loadhopper_task_holder"
+# Set to True on MarkovTaskSet (in _markov.py): tag filtering keeps the holder whatever its tags.
+KEEP_UNDER_TAGS_ATTR = "_loadhopper_keep_under_tags"
 
 
 def is_task_holder(obj: object) -> bool:
@@ -246,7 +248,11 @@ class TagFilter:
         kept: list[tuple[Task, float]] = []
         for entry, weight in declared:
             if is_task_holder(entry):
-                passing = bool(self.table(entry, holder_tags(entry, inherited)))
+                # A MarkovTaskSet's states are its chain, not tasks to pick from: Locust
+                # never drops one for its tags, so neither do we.
+                passing = getattr(entry, KEEP_UNDER_TAGS_ATTR, False) or bool(
+                    self.table(entry, holder_tags(entry, inherited))
+                )
             else:
                 tags = inherited | frozenset(getattr(entry, TAGS_ATTR, ()))
                 passing = (self.include is None or bool(tags & self.include)) and (
@@ -266,7 +272,7 @@ class TagFilter:
             return
         seen.add(cls)
         table = self.table(cls, inherited)
-        if not table and self.active:
+        if not table and self.active and not getattr(cls, KEEP_UNDER_TAGS_ATTR, False):
             logger.warning("%s has no tasks left after tag filtering", cls.__name__)
         for entry, _ in table:
             if is_task_holder(entry):

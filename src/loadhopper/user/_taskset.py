@@ -297,6 +297,9 @@ class TaskSet:
         sleeper = sleep_queue(asyncio.get_running_loop())
         target_args = (self._task_target(),)
         custom_execute = type(self).execute_task is not TaskSet.execute_task
+        # Decided once, after on_start (which may set its own wait): a built-in wait is a
+        # cheap pure function called right here, anything else is user code that may sleep.
+        wait_in_worker = _wait_is_user_code(self)
         wait_next = False
         did_io = False
         while True:
@@ -305,7 +308,10 @@ class TaskSet:
                     if user._state is UserState.STOPPING:
                         raise StopUser()
                     user._state = UserState.WAITING
-                    seconds = self.wait_time()
+                    if wait_in_worker:
+                        seconds = await call_user_code_async(user, self.wait_time)
+                    else:
+                        seconds = self.wait_time()
                     if seconds > 0:
                         # An interruptible sleep: `User._request_stop()` wakes the future.
                         future = sleeper.sleep(seconds)
@@ -403,6 +409,30 @@ class TaskSet:
             raise
         except Exception as exc:
             self.user.environment.report_user_error(self.user, exc)
+
+
+# The modules whose wait functions are loadhopper's own (between, constant, poisson, ...):
+# pure arithmetic that never blocks, so the task loop calls them directly on the loop.
+_BUILTIN_WAIT_PREFIX = "loadhopper."
+
+
+def _is_builtin_wait(fn: object) -> bool:
+    module = getattr(getattr(fn, "__func__", fn), "__module__", None)
+    return isinstance(module, str) and module.startswith(_BUILTIN_WAIT_PREFIX)
+
+
+def _wait_is_user_code(taskset: TaskSet) -> bool:
+    """Whether this TaskSet's waits run user code, which must be called in a worker.
+
+    A locustfile's own wait (a `wait_time` method, or any function that is not one of
+    loadhopper's) may call `time.sleep` or do I/O: on the loop itself that would stall
+    every user, so it is called like a task. Missing waits stay direct: they raise.
+    """
+    method = type(taskset).wait_time
+    if method is not TaskSet.wait_time and method is not DefaultTaskSet.wait_time:
+        return not _is_builtin_wait(method)
+    user_wait = getattr(taskset.user, "wait_time", None)
+    return user_wait is not None and not _is_builtin_wait(user_wait)
 
 
 class NoTasksError(LocustError):

@@ -12,7 +12,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["WaitTime", "between", "constant", "constant_pacing", "constant_throughput"]
+__all__ = [
+    "WaitTime",
+    "between",
+    "constant",
+    "constant_pacing",
+    "constant_throughput",
+    "poisson",
+]
 
 WaitTime = Callable[[Any], float]
 """A wait-time function: given the User or TaskSet instance, the seconds to wait."""
@@ -112,3 +119,31 @@ def constant_throughput(task_runs_per_second: float) -> WaitTime:
             "give the tasks per second each user should run"
         )
     return constant_pacing(1.0 / task_runs_per_second)
+
+
+def poisson(rate: float) -> WaitTime:
+    """Wait an exponentially distributed time of mean `1 / rate` seconds.
+
+    When tasks are short next to the waits, each user's tasks then start as a Poisson
+    process: about `rate` per second, as with `constant_throughput(rate)`, but with random
+    gaps, so bursts and lulls happen as they do with real visitors. Unlike
+    constant_throughput, the time a task took is not subtracted from the wait. This is
+    Locust's definition, `random.expovariate(rate)`, drawn from the same generator.
+
+    Args:
+        rate: the mean number of tasks per second each user aims at.
+
+    Returns:
+        A wait-time function for `wait_time = poisson(...)`.
+    """
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
+        raise ValueError(
+            f"poisson({rate!r}) needs a positive rate; give the mean tasks per second "
+            "each user should run"
+        )
+    expovariate = random.expovariate
+
+    def wait_time(_instance: Any) -> float:
+        return expovariate(rate)
+
+    return wait_time

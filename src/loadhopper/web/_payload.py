@@ -16,10 +16,13 @@ from loadhopper.web._controller import ControllerStatus, WebController
 __all__ = ["POINT_FIELDS", "full_payload", "point_row", "status_dict", "update_payload"]
 
 # The fields of one chart point, in the order `point_row` writes them.
-POINT_FIELDS = ("time", "users", "rps", "fail_per_sec", "p50", "p95", "p99", "avg")
+POINT_FIELDS = ("time", "users", "rps", "fail_per_sec", "p50", "p95", "p99", "avg", "stalled_ms")
 # Enough to read in a table; the CSV and JSON downloads hold every group.
 MAX_FAILURES = 500
 MAX_EXCEPTIONS = 100
+MAX_STALL_SITES = 20
+# The banner warns of stalls this recent: the windows behind the current rates.
+RECENT_STALL_SECONDS = 10.0
 
 
 def status_dict(status: ControllerStatus, snapshot: StatsSnapshot) -> dict[str, Any]:
@@ -96,6 +99,32 @@ def stats_dict(snapshot: StatsSnapshot) -> dict[str, Any]:
             for e in snapshot.exceptions[:MAX_EXCEPTIONS]
         ],
         "exceptions_left_out": max(0, len(snapshot.exceptions) - MAX_EXCEPTIONS),
+        "health": health_dict(snapshot),
+    }
+
+
+def health_dict(snapshot: StatsSnapshot) -> dict[str, Any]:
+    """Generator health: the event loop's stalls, recent (for the banner) and over the run."""
+    health = snapshot.health
+    since = snapshot.end_time - RECENT_STALL_SECONDS
+    recent = [p for p in snapshot.timeline if p.stalled_ms > 0 and p.time > since]
+    return {
+        "recent_stall_ms": sum(p.stalled_ms for p in recent),
+        "recent_stall_site": max(recent, key=lambda p: p.stalled_ms).stall_site if recent else "",
+        "recent_seconds": RECENT_STALL_SECONDS,
+        "stall_count": health.stall_count,
+        "stalled_ms": health.stalled_ms,
+        "stalled_windows": health.stalled_windows,
+        "stall_sites": [
+            {
+                "location": site.location,
+                "function": site.function,
+                "count": site.count,
+                "total_ms": site.total_ms,
+                "longest_ms": site.longest_ms,
+            }
+            for site in health.stall_sites[:MAX_STALL_SITES]
+        ],
     }
 
 
@@ -110,6 +139,7 @@ def point_row(point: TimelinePoint) -> list[float | int | None]:
         point.p95,
         point.p99,
         point.avg_response_time,
+        point.stalled_ms,
     ]
 
 

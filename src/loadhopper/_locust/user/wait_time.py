@@ -1,5 +1,5 @@
-"""`locust.user.wait_time` for locustfiles run by loadhopper."""
+"""`locust.user.wait_time` for locustfiles run by loadhopper (`locust.wait_time` too)."""
 
-from loadhopper.user import between, constant, constant_pacing, constant_throughput
+from loadhopper.user import between, constant, constant_pacing, constant_throughput, poisson
 
-__all__ = ["between", "constant", "constant_pacing", "constant_throughput"]
+__all__ = ["between", "constant", "constant_pacing", "constant_throughput", "poisson"]

@@ -8,6 +8,8 @@ by loadhopper sees these under the name `gevent`; `import loadhopper` aliases no
 
 from __future__ import annotations
 
+import asyncio
+
 from greenlet import GreenletExit
 
 from loadhopper._bridge import Worker
@@ -25,6 +27,7 @@ from loadhopper.runtime._gevent.greenlet import (
     wait,
 )
 from loadhopper.runtime._gevent.timeout import Timeout, with_timeout
+from loadhopper.runtime._library import waiting_hub
 from loadhopper.runtime._sleep_patch import park, real_sleep
 
 __all__ = [
@@ -58,11 +61,17 @@ spawn_raw = spawn
 def sleep(seconds: float = 0, ref: bool = True) -> None:
     """Pause the calling user or greenlet for `seconds` (0: let the others run once).
 
-    Outside a user or spawned greenlet (module level, a listener) it is `time.sleep`.
+    In a script using loadhopper as a library, the script's sleep runs the loop meanwhile.
+    Elsewhere outside a user or spawned greenlet (module level, a listener) it is
+    `time.sleep`.
     """
     seconds = max(seconds, 0.0)  # gevent sleeps 0 for a negative delay
     if isinstance(getcurrent(), Worker):
         park(seconds)
+        return
+    hub = waiting_hub()
+    if hub is not None:
+        hub.wait(asyncio.sleep(seconds))
     else:
         real_sleep(seconds)
 

@@ -6,13 +6,17 @@ loop, asyncio's, and synchronous user code runs in the bridge's pooled worker gr
 
 - *Blocking* (`join`, `Semaphore.acquire`, `Queue.get`, `gevent.sleep`, ...) is `block()`:
   inside a bridge worker it hands a coroutine to `await_`, so only that worker waits while
-  the loop runs everyone else; anywhere else (module level, a listener running on the loop
-  itself) it cannot wait, and says so, unless the operation can complete at once.
+  the loop runs everyone else; in a script that uses loadhopper as a library it runs the
+  library hub's loop until the coroutine completes (`runtime/_library.py`); anywhere else
+  (module level, a listener running on the loop itself) it cannot wait, and says so, unless
+  the operation can complete at once.
 - *A spawned greenlet* is an asyncio task of the run that borrows a bridge worker for its
   function (`call_in_worker`), so its requests go through `await_` like a task's and are
   recorded the same way. A greenlet spawned before any loop runs (a module-level spawn, an
   `init` listener) waits in this thread's pending list until the next test opens its
-  `GreenletScope`, as Locust starts it once its hub runs.
+  `GreenletScope`, as Locust starts it once its hub runs. In a script using loadhopper as a
+  library, the library hub holds the greenlets the script spawns (those pending included)
+  for as long as it runs, across tests.
 
 A `GreenletScope` is owned by one test (`LocalRunner.run`): it starts the pending
 greenlets, holds every greenlet started during the test, reports their exceptions like a
@@ -33,12 +37,15 @@ import greenlet
 
 from loadhopper._bridge import Worker, await_
 from loadhopper._exceptions import BridgeError
+from loadhopper.runtime._library import LibraryHub, waiting_hub
 
 __all__ = [
     "GreenletScope",
     "Linkable",
     "Startable",
+    "adopt_pending",
     "block",
+    "can_wait",
     "launch",
     "notify_links",
     "report_error",
@@ -104,13 +111,22 @@ def block(awaitable: Awaitable[T], operation: str) -> T:
     """
     if isinstance(greenlet.getcurrent(), Worker):
         return await_(awaitable)
+    hub = waiting_hub()
+    if hub is not None:
+        return hub.wait(awaitable)
     close = getattr(awaitable, "close", None)
     if close is not None:
         close()  # a coroutine never awaited would add a warning to the real error
     raise BridgeError(
         f"{operation} has to wait, and only code running in a user (a task, on_start, "
-        "on_stop) or in a spawned greenlet can wait; call it from there"
+        "on_stop), in a spawned greenlet or in a script's main code can wait; call it "
+        "from there"
     )
+
+
+def can_wait() -> bool:
+    """Whether the caller may block: a bridge worker, or a script's main code."""
+    return isinstance(greenlet.getcurrent(), Worker) or waiting_hub() is not None
 
 
 async def wait_future(future: asyncio.Future[Any], timeout: float | None) -> bool:
@@ -175,13 +191,24 @@ def launch(greenlet_: Startable, name: str) -> None:
     """Start a greenlet's body on this thread's loop, or keep it for the next test."""
     loop = running_loop()
     if loop is None:
-        _hub.pending.append(greenlet_)
+        hub = waiting_hub()
+        if hub is None:
+            _hub.pending.append(greenlet_)
+        else:
+            hub.spawn(greenlet_._drive(), name)
         return
     task = loop.create_task(greenlet_._drive(), name=name)
     scope = _hub.scope
     tasks = _hub.unscoped if scope is None else scope._tasks
     tasks.add(task)
     task.add_done_callback(tasks.discard)
+
+
+def adopt_pending(hub: LibraryHub) -> None:
+    """Start the greenlets spawned before any loop ran on a library hub that just opened."""
+    pending, _hub.pending = _hub.pending, []
+    for index, startable in enumerate(pending):
+        hub.spawn(startable._drive(), f"greenlet-pending-{index}")
 
 
 def report_error(source: object, exception: BaseException) -> None:

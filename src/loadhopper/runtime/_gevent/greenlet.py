@@ -18,9 +18,10 @@ from typing import Any, cast
 
 from greenlet import GreenletExit, getcurrent
 
-from loadhopper._bridge import call_in_worker, in_bridge
+from loadhopper._bridge import call_in_worker
 from loadhopper.runtime._gevent._hub import (
     Linkable,
+    can_wait,
     launch,
     notify_links,
     report_error,
@@ -224,7 +225,7 @@ class Greenlet:
     def kill(
         self, exception: Any = GreenletExit, block: bool = True, timeout: float | None = None
     ) -> None:
-        """End the greenlet; with `block`, wait (inside a user or greenlet) until it has."""
+        """End the greenlet; with `block`, wait (where the caller can wait) until it has."""
         if self._dead:
             return
         killed = exception() if isinstance(exception, type) else exception
@@ -234,7 +235,7 @@ class Greenlet:
             return
         self._kill_with = killed
         self._task.cancel()
-        if block and in_bridge():
+        if block and can_wait():
             self.join(timeout)
 
 
@@ -321,9 +322,9 @@ def killall(
     block: bool = True,
     timeout: float | None = None,
 ) -> None:
-    """Kill the greenlets; with `block`, wait (inside a user or greenlet) until they end."""
+    """Kill the greenlets; with `block`, wait (where the caller can wait) until they end."""
     listed = list(greenlets)
     for greenlet_ in listed:
         greenlet_.kill(exception, block=False)
-    if block and in_bridge():
+    if block and can_wait():
         joinall(listed, timeout)

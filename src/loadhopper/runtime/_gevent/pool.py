@@ -14,7 +14,7 @@ from typing import Any
 
 from greenlet import GreenletExit
 
-from loadhopper._bridge import in_bridge
+from loadhopper.runtime._gevent._hub import can_wait
 from loadhopper.runtime._gevent.greenlet import Greenlet, joinall
 from loadhopper.runtime._gevent.lock import Semaphore
 from loadhopper.runtime._gevent.queue import Queue
@@ -106,11 +106,11 @@ class Group:
     def kill(
         self, exception: Any = GreenletExit, block: bool = True, timeout: float | None = None
     ) -> None:
-        """Kill every greenlet of the group; with `block`, wait (inside a user) for them."""
+        """Kill every greenlet of the group; with `block`, wait (where one can) for them."""
         listed = list(self.greenlets)
         for greenlet_ in listed:
             greenlet_.kill(exception, block=False)
-        if block and in_bridge():
+        if block and can_wait():
             joinall(listed, timeout=timeout)
 
     def killone(

@@ -14,6 +14,8 @@
     stats: null,
     fields: [],
     chartsReady: false,
+    stallBands: [],  // shaded seconds in which the event loop stalled (the newest MAX_BANDS)
+    lastPointTime: null,
     showStart: false,
     sort: { key: null, dir: 1 },
     activeTab: "stats",
@@ -324,7 +326,30 @@
     }));
   }
 
+  // One shaded band per stalled second, from the point before it to its own point.
+  const MAX_BANDS = 600;  // each is a plotly shape: enough for ten stalled minutes
+
+  function stallBands(points, previous) {
+    const bands = [];
+    const index = ui.fields.indexOf("stalled_ms");
+    let before = previous;
+    points.forEach((point) => {
+      if (index >= 0 && point[index] > 0) {
+        const x0 = before === null ? point[0] - 1 : before;
+        bands.push({
+          type: "rect", xref: "x", yref: "paper", x0: new Date(x0 * 1000),
+          x1: new Date(point[0] * 1000), y0: 0, y1: 1, fillcolor: "#f0a020", opacity: 0.25,
+          line: { width: 0 }, name: "stall",
+        });
+      }
+      before = point[0];
+    });
+    return bands;
+  }
+
   function drawCharts(points, starts) {
+    ui.stallBands = stallBands(points, null).slice(-MAX_BANDS);
+    ui.lastPointTime = points.length ? points[points.length - 1][0] : null;
     const x = times(points);
     CHARTS.forEach((chart) => {
       const data = chart.traces.map(([field, name, color]) => ({
@@ -338,7 +363,7 @@
         xaxis: { type: "date" },
         yaxis: { title: { text: chart.unit }, rangemode: "tozero" },
         legend: { orientation: "h", y: -0.2 },
-        shapes: marks(starts),
+        shapes: marks(starts).concat(ui.stallBands),
       };
       Plotly.newPlot(chart.id, data, layout, { responsive: true, displaylogo: false });
     });
@@ -347,6 +372,9 @@
 
   function extendCharts(points, starts) {
     if (!points.length) return;
+    const bands = stallBands(points, ui.lastPointTime);
+    ui.lastPointTime = points[points.length - 1][0];
+    ui.stallBands = ui.stallBands.concat(bands).slice(-MAX_BANDS);
     const x = times(points);
     CHARTS.forEach((chart) => {
       const update = {
@@ -355,16 +383,31 @@
       };
       Plotly.extendTraces(chart.id, update, chart.traces.map((_, i) => i), MAX_POINTS);
       const element = $(chart.id);
-      if (element.layout.shapes.length !== starts.length) {
-        Plotly.relayout(chart.id, { shapes: marks(starts) });
+      if (bands.length || element.layout.shapes.length !== starts.length + ui.stallBands.length) {
+        Plotly.relayout(chart.id, { shapes: marks(starts).concat(ui.stallBands) });
       }
     });
   }
 
   // ---- the feed -----------------------------------------------------------------------
 
+  // While the event loop stalls (blocking code in a task), the latencies shown include the
+  // stall: say so above everything, with the call site, until the stalls are 10 s old.
+  function renderStallBanner(health) {
+    const banner = $("stall-banner");
+    const ms = health ? health.recent_stall_ms : 0;
+    banner.hidden = !(ms > 0);
+    banner.textContent = ms > 0
+      ? "The event loop was blocked for " + Math.round(ms) + " ms in the last " +
+        health.recent_seconds + " s at " + health.recent_stall_site +
+        ": latencies measured then include the stall (shaded on the charts). Run blocking " +
+        "calls with loadhopper.run_blocking(fn, ...)."
+      : "";
+  }
+
   function applyStats(stats) {
     ui.stats = stats;
+    renderStallBanner(stats.health);
     renderStats();
     renderFailures();
     renderExceptions();

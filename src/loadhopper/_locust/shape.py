@@ -1,0 +1,5 @@
+"""`locust.shape` for locustfiles run by loadhopper."""
+
+from loadhopper.runtime import LoadTestShape
+
+__all__ = ["LoadTestShape"]

@@ -1,0 +1,5 @@
+"""`locust.user.sequential_taskset` for locustfiles run by loadhopper."""
+
+from loadhopper.user import SequentialTaskSet
+
+__all__ = ["SequentialTaskSet"]

@@ -1,0 +1,5 @@
+"""`locust.user.users` for locustfiles run by loadhopper."""
+
+from loadhopper.user import HttpUser, User
+
+__all__ = ["HttpUser", "User"]
