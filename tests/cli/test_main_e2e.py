@@ -230,10 +230,11 @@ def test_bad_flag_is_exit_2_with_suggestion(tmp_path: Path) -> None:
     assert bad_value.returncode == 2 and "time span" in bad_value.stderr
 
 
-def test_unavailable_features_are_exit_2(tmp_path: Path) -> None:
+def test_locusts_master_flag_points_to_ray_with_exit_2(tmp_path: Path) -> None:
     write(tmp_path, "locustfile.py", SIMPLE)
     master = run_cli(tmp_path, "--headless", "--master")
-    assert master.returncode == 2 and "not supported yet" in master.stderr
+    assert master.returncode == 2 and "through Ray" in master.stderr
+    assert "--ray auto" in master.stderr and "Traceback" not in master.stderr
 
 
 SHAPED = """

@@ -126,7 +126,7 @@ def _assert_usage_error(result_stderr: str, returncode: int, names: str) -> None
         (["--max-decoded-size", "1.5"], "--max-decoded-size"),
         (["--master-port", "0"], "--master-port"),
         (["--expect-workers", "0"], "--expect-workers"),
-        (["--processes", "4"], "--processes"),
+        (["--processes", "0"], "--processes"),
         (["--spawnrate", "3"], "--spawnrate"),
     ],
 )

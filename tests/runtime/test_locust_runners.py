@@ -55,10 +55,10 @@ def test_locust_runners_has_locusts_names() -> None:
     assert (runner.worker_index, runner.worker_count) == (0, 1)  # Locust's local values
 
 
-def test_master_and_worker_runners_refuse_to_be_built_with_one_sentence() -> None:
+def test_library_master_and_worker_runners_refuse_with_one_sentence() -> None:
     env = Environment()
     for create in (env.create_master_runner, env.create_worker_runner):
-        with pytest.raises(LoadhopperError, match=r"distributed runs are not built; .*\.$"):
+        with pytest.raises(LoadhopperError, match=r"command line only; .*--processes N.*\.$"):
             create()
 
 

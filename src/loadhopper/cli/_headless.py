@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from loadhopper import __version__
+from loadhopper.cli._distributed import close_workers
 from loadhopper.cli._options import Options
 from loadhopper.cli._outputs import Outputs
 from loadhopper.report import RunInfo
@@ -134,6 +135,7 @@ async def _run(env: Environment, options: Options, outputs: Outputs) -> Headless
         if printer is not None:
             printer.cancel()
         runner.window_listeners.remove(on_window)
+        await close_workers(env)
     end = time.time()
     run = RunInfo(
         start_time=start,

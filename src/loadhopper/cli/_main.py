@@ -28,6 +28,7 @@ from typing import Any
 
 from loadhopper import __version__
 from loadhopper._exceptions import ConfigError, LocustfileError
+from loadhopper.cli._distributed import distributed_runner
 from loadhopper.cli._headless import run_headless
 from loadhopper.cli._logging import setup_logging
 from loadhopper.cli._options import Options, parse_options
@@ -35,6 +36,7 @@ from loadhopper.cli._outputs import Outputs
 from loadhopper.cli._parser import build_parser
 from loadhopper.cli._task_ratio import format_task_ratios, task_ratio_json
 from loadhopper.cli._validation import check_options, check_run
+from loadhopper.distributed import MasterRunner, WorkerInfo
 from loadhopper.http import BodyLimits
 from loadhopper.report import RunInfo
 from loadhopper.runtime import (
@@ -220,7 +222,7 @@ def _run(args: list[str]) -> int:
     if options.show_task_ratio:
         sys.stdout.write(format_task_ratios(env))
         return EXIT_OK
-    return run_test(env, options)
+    return run_test(env, options, args)
 
 
 def prepare(locustfile: Locustfile, options: Options) -> Environment:
@@ -239,8 +241,15 @@ def prepare(locustfile: Locustfile, options: Options) -> Environment:
     return env
 
 
-def run_test(env: Environment, options: Options) -> int:
-    """Run the test headless or in the web UI, as the options say; return the exit code."""
+def run_test(env: Environment, options: Options, argv: Sequence[str] = ()) -> int:
+    """Run the test headless or in the web UI, as the options say; return the exit code.
+
+    With `--processes` or `--ray` the runner is a master over workers (see
+    `_distributed.py`); `argv` is what a Ray worker parses to become a copy of this run.
+    """
+    if options.processes is not None or options.ray is not None:
+        # Before anything else: --processes forks here, before any event loop exists.
+        env.runner = distributed_runner(env, options, argv)
     if options.headless:
         return _headless(env, options)
     return _web(env, options)
@@ -294,7 +303,7 @@ def _environment(locustfile: Locustfile, options: Options) -> Environment:
 def _headless(env: Environment, options: Options) -> int:
     outputs = Outputs(options, env.stats.percentiles)
     outputs.start()
-    runner = env.create_local_runner()
+    runner = env.runner or env.create_local_runner()
     events.init.fire(environment=env, runner=runner, web_ui=None)
     result = run_headless(env, options, outputs)
     events.quitting.fire(reverse=True, environment=env)
@@ -312,12 +321,28 @@ def _conclude(
         code = options.exit_code_on_error
     else:
         code = EXIT_OK
+    if isinstance(env.runner, MasterRunner):
+        outputs.workers = [_worker_dict(info) for info in env.runner.workers]
     written = outputs.finish(snapshot, run)
     if not written and env.process_exit_code is None:
         code = EXIT_USAGE
     logger.info("Shutting down (exit code %d)", code)
     events.quit.fire(exit_code=code)
     return code
+
+
+def _worker_dict(info: WorkerInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "index": info.index,
+        "client_id": info.client_id,
+        "host": info.host,
+        "pid": info.pid,
+        "state": str(info.state),
+        "user_count": info.user_count,
+        "cpu_percent": round(info.cpu_percent, 1),
+        "lost_cause": info.lost_cause,
+    }
 
 
 def _web(env: Environment, options: Options) -> int:
@@ -328,7 +353,7 @@ def _web(env: Environment, options: Options) -> int:
     login = web_login_of(options.web_login)  # a bad value is a usage error before anything
     outputs = Outputs(options, env.stats.percentiles)
     outputs.start()
-    runner = env.create_local_runner()
+    runner = env.runner or env.create_local_runner()
     # Locust hands its Flask UI to init listeners; ours is not Flask, so extensions that
     # add Flask routes cannot work: they see web_ui=None, as in a headless run.
     events.init.fire(environment=env, runner=runner, web_ui=None)

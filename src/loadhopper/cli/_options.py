@@ -73,6 +73,8 @@ class Options:
     logfile: str | None = None
     skip_log_setup: bool = False
     processes: int | None = None
+    ray: str | None = None
+    workers: int | None = None
     master: bool = False
     worker: bool = False
     master_host: str = "127.0.0.1"

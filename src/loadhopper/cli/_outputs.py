@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from loadhopper._exceptions import ConfigError, LoadhopperError
 from loadhopper.cli._options import Options
@@ -77,6 +78,8 @@ class Outputs:
         )
         self.json_path = json_path(options)
         self.html_path = html_path(options)
+        # A distributed run's workers (`MasterRunner.workers` as dicts), for the JSON summary.
+        self.workers: list[dict[str, Any]] | None = None
         self._retry = Retry() if retry is None else retry
         self._csv_error: str | None = None  # the last window's CSV error, until one succeeds
         self._dropped_logged = False
@@ -172,9 +175,18 @@ class Outputs:
             )
             ok = False
         if self.options.json:
-            sys.stdout.write(format_json(snapshot, run))
+            sys.stdout.write(self._json(snapshot, run))
             sys.stdout.flush()
         return ok
+
+    def _json(self, snapshot: StatsSnapshot, run: RunInfo) -> str:
+        text = format_json(snapshot, run)
+        if self.workers is None:
+            return text
+        # The summary's own fields stay as report/ writes them; the workers are added beside.
+        summary = json.loads(text)
+        summary["workers"] = self.workers
+        return json.dumps(summary, indent=2) + "\n"
 
     def _final_writes(
         self, snapshot: StatsSnapshot, run: RunInfo
@@ -184,7 +196,7 @@ class Outputs:
             writes.append((self.csv.history_path, self.csv.flush_history))
             writes += [(path, _replacer(path, text)) for path, text in self.csv.rewrites(snapshot)]
         if self.json_path is not None:
-            writes.append((self.json_path, _replacer(self.json_path, format_json(snapshot, run))))
+            writes.append((self.json_path, _replacer(self.json_path, self._json(snapshot, run))))
         if self.html_path is not None:
             writes.append((self.html_path, self._html_writer(self.html_path, snapshot, run)))
         return writes

@@ -257,10 +257,30 @@ def _add_run(parser: LocustArgumentParser) -> None:
 
 
 def _add_distributed(parser: LocustArgumentParser) -> None:
-    group = parser.add_argument_group("Distributed runs (not supported yet)")
-    group.add_argument("--processes", type=int, help="Worker processes to fork.")
-    group.add_argument("--master", action="store_true", help="Run as the master.")
-    group.add_argument("--worker", action="store_true", help="Run as a worker.")
+    group = parser.add_argument_group("Distributed runs")
+    group.add_argument(
+        "--processes",
+        type=int,
+        help="Run the users in N worker processes on this machine under a master in this "
+        "one (-1: one per CPU core).",
+    )
+    group.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="Run the users on Ray actors: 'auto' (the cluster this machine is part of), "
+        "'ray://HOST:10001', or 'local' (start a local Ray instance). Needs loadhopper[ray].",
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        help="With --ray: how many worker actors (default: one per CPU the cluster offers).",
+    )
+    group.add_argument(
+        "--master", action="store_true", help="Locust's master mode: use --ray instead."
+    )
+    group.add_argument(
+        "--worker", action="store_true", help="Locust's worker mode: use --ray instead."
+    )
     group.add_argument("--master-host", default="127.0.0.1", help="The master's address.")
     group.add_argument("--master-port", type=int, default=5557, help="The master's port.")
     group.add_argument("--master-bind-host", default="*", help="Interface the master binds.")

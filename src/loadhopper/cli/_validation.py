@@ -97,11 +97,33 @@ def check_options(options: Options) -> None:
     _check_tags("-E/--exclude-tags", options.exclude_tags, allow_empty=True)
     _check_outputs(options)
     _check_web(options)
-    if options.master or options.worker or options.processes is not None:
+    _check_distributed(options)
+
+
+def _check_distributed(options: Options) -> None:
+    if options.master or options.worker or options.master_host != "127.0.0.1":
         raise ConfigError(
-            "Distributed runs (--master, --worker, --processes) are not supported yet; "
-            "run a single process without those flags."
+            "loadhopper runs on many machines through Ray instead of --master/--worker: "
+            f"run `loadhopper -f {options.locustfile} --ray auto ...` on a node of the cluster."
         )
+    if options.processes is not None:
+        if options.processes == 0 or options.processes < -1:
+            raise ConfigError(
+                f"--processes must be -1 (one per CPU core) or at least 1, got {options.processes}."
+            )
+        if options.ray is not None:
+            raise ConfigError("--processes and --ray cannot be combined; choose one of them.")
+    if options.workers is not None:
+        if options.ray is None:
+            raise ConfigError("--workers needs --ray; for workers on this machine use --processes.")
+        if options.workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {options.workers}.")
+    if options.ray is not None:
+        address = options.ray
+        if address not in ("auto", "local") and not address.startswith("ray://"):
+            raise ConfigError(
+                f"--ray {address!r} is not a Ray address; give auto, local or ray://HOST:PORT."
+            )
 
 
 def check_run(env: Environment, options: Options) -> None:

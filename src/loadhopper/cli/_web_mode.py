@@ -17,6 +17,7 @@ import logging
 import signal
 from dataclasses import dataclass
 
+from loadhopper.cli._distributed import close_workers
 from loadhopper.cli._headless import DEFAULT_SPAWN_RATE, DEFAULT_USERS, _new_loop_factory
 from loadhopper.cli._options import Options
 from loadhopper.cli._outputs import Outputs, _locustfile_source
@@ -182,6 +183,7 @@ async def _serve(
             with contextlib.suppress(NotImplementedError):
                 loop.remove_signal_handler(signum)
         controller.close()
+        await close_workers(env)
     return WebModeResult(controller.finished, controller.error)
 
 

@@ -183,16 +183,19 @@ class Environment:
         return self.web_ui
 
     def create_master_runner(self, *args: Any, **kwargs: Any) -> MasterRunner:
-        """Locust's master runner: refused until loadhopper runs distributed tests."""
-        from loadhopper.runtime._distributed_names import MasterRunner
-
-        return MasterRunner(self, *args, **kwargs)
+        """Locust's library master: refused, because loadhopper's masters reach their
+        workers through the command line's transports, not a bound port."""
+        raise LoadhopperError(
+            "loadhopper starts distributed runs from the command line only; run "
+            "`loadhopper -f FILE --processes N` (one machine) or `--ray auto` (a Ray cluster)."
+        )
 
     def create_worker_runner(self, *args: Any, **kwargs: Any) -> WorkerRunner:
-        """Locust's worker runner: refused until loadhopper runs distributed tests."""
-        from loadhopper.runtime._distributed_names import WorkerRunner
-
-        return WorkerRunner(self, *args, **kwargs)
+        """Locust's library worker: refused, as `create_master_runner`."""
+        raise LoadhopperError(
+            "loadhopper starts distributed runs from the command line only; run "
+            "`loadhopper -f FILE --processes N` (one machine) or `--ray auto` (a Ray cluster)."
+        )
 
     def assign_equal_weights(self) -> None:
         """Spawn every user class equally, whatever their `weight` (`--equal-weights`)."""

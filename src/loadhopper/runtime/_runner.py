@@ -459,11 +459,20 @@ class LocalRunner:
 
     # ---- ramping -------------------------------------------------------------------------
 
+    # A worker's stats are reset by its master, on the merged data, not by itself.
+    _resets_own_stats = True
+
+    def _plan(
+        self, pool: UserPool, user_count: int, classes: Sequence[type[User]]
+    ) -> tuple[list[type[User]], list[Any]]:
+        """Which users to start and stop to reach `user_count` (a worker plans per class)."""
+        return pool.plan(user_count, classes)
+
     async def _ramp_to(self, user_count: int, spawn_rate: float) -> None:
         pool = self._pool
         assert pool is not None
         classes = self._test_classes if self._active_classes is None else self._active_classes
-        to_start, to_stop = pool.plan(user_count, classes)
+        to_start, to_stop = self._plan(pool, user_count, classes)
         steps: list[Callable[[], object]] = [partial(pool.spawn, cls) for cls in to_start]
         steps += [partial(pool.stop, slot) for slot in to_stop]
         clock = self.clock
@@ -477,7 +486,7 @@ class LocalRunner:
         self._release_spawn_waiters()
         env = self.environment
         env.events.spawning_complete.fire(user_count=self.user_count)
-        if env.reset_stats and not self._stats_reset_done:
+        if env.reset_stats and self._resets_own_stats and not self._stats_reset_done:
             self._stats_reset_done = True
             self.reset_stats()
 

@@ -1,0 +1,605 @@
+"""MasterRunner: runs no users; splits them across workers and merges their windows.
+
+Theory of operation. The master starts its workers through a `Transport` the first time a
+test runs and keeps them across tests (the web UI runs many). One reader task reads the
+transport's inbox for the master's whole life and turns each frame into state: a
+`WindowReport` is merged into `environment.stats` (`StatsCollector.merge`, so the merged
+record is exactly what one process would have recorded), a `WorkerLost` marks the worker
+lost and gives its users to the others.
+
+A test follows the same load model as a local one (`-u/-r`, or a LoadTestShape that the
+master alone runs). Each `SetUsers` becomes per-class totals (`class_sequence`: fixed
+counts first, then weights) dealt round-robin over the live workers by index, as Locust's
+dispatcher deals them, so `fixed_count` holds globally and the spread is even; each worker
+ramps at `rate / workers`, so the run ramps at the asked rate.
+
+Window listeners fire once per *round*: when every live worker has sent a window since the
+last round, with the point of the newest index merged (worker windows of one second line
+up on the same index). A worker that is late does not hold the timeline: after
+`ROUND_PATIENCE` seconds the round fires with what arrived, from the master's own
+`close_window` (0 users, so it adds nothing but the point).
+
+At the stop every live worker gets `StopTest` and answers `Stopped` with its last, partial
+window; the master waits for each answer, not for a fixed time. A worker silent for
+`final_timeout` seconds (its users' grace plus `FINAL_WINDOW_SLACK`) is reported lost by
+name, and the summary is made from what arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from loadhopper._exceptions import LoadhopperError
+from loadhopper.distributed._messages import (
+    Configure,
+    CustomMessage,
+    Failed,
+    Hello,
+    MasterMessage,
+    Quit,
+    SetTargets,
+    SpawningComplete,
+    Stopped,
+    StopTest,
+    WindowReport,
+    decode,
+    encode,
+)
+from loadhopper.distributed._transport import Link, Transport, WorkerLost, WorkerSpec
+from loadhopper.runtime import Environment, RunnerState, class_sequence, spawn_schedule
+from loadhopper.runtime import MasterRunner as _MasterBase
+from loadhopper.runtime._distributed_names import CustomMessages, MessageHandler
+from loadhopper.runtime._load_model import (
+    ClosedRamp,
+    LoadModel,
+    SetUsers,
+    ShapeModel,
+)
+from loadhopper.runtime._load_model import (
+    StopTest as StopCommand,
+)
+from loadhopper.runtime._runner import HISTORY_POINTS, WINDOW_SECONDS, _Background
+from loadhopper.runtime._runner_greenlet import RunnerGreenlet
+from loadhopper.runtime._shape import LoadTestShape
+from loadhopper.runtime._user_pool import DRAIN_SECONDS, ON_STOP_GRACE_SECONDS
+from loadhopper.stats import StatsCollector, TimelinePoint, WindowDelta
+from loadhopper.user import User
+
+__all__ = [
+    "CPU_WARNING_PERCENT",
+    "FINAL_WINDOW_SLACK",
+    "HELLO_TIMEOUT",
+    "MasterRunner",
+    "WorkerInfo",
+    "WorkerState",
+]
+
+logger = logging.getLogger(__name__)
+
+HELLO_TIMEOUT = 60.0
+"""Seconds the workers get to load the locustfile and say hello before the run fails."""
+
+FINAL_WINDOW_SLACK = 5.0
+"""Seconds, beyond its users' grace and on_stop time, a worker gets to send its last window."""
+
+ROUND_PATIENCE = 1.5
+"""Seconds a window round waits for a late worker before the listeners fire without it."""
+
+CPU_WARNING_PERCENT = 90.0
+"""Locust warns at 90 % CPU: above it, a worker's latencies include its own queueing."""
+
+CPU_WARNING_WINDOWS = 3
+"""Consecutive windows above `CPU_WARNING_PERCENT` before the warning (once per worker)."""
+
+
+class WorkerState(StrEnum):
+    """Where one worker is (Locust's worker states, plus lost)."""
+
+    STARTING = "starting"
+    READY = "ready"
+    SPAWNING = "spawning"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    LOST = "lost"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """One worker as the UI and the JSON summary show it."""
+
+    name: str
+    index: int
+    client_id: str
+    host: str
+    pid: int
+    state: WorkerState
+    user_count: int
+    cpu_percent: float
+    lost_cause: str | None
+
+
+class _Worker:
+    def __init__(self, link: Link, index: int) -> None:
+        self.link = link
+        self.index = index
+        self.client_id = ""
+        self.host = ""
+        self.pid = 0
+        self.state = WorkerState.STARTING
+        self.user_count = 0
+        self.classes: dict[str, int] = {}
+        self.cpu_percent = 0.0
+        self.lost_cause: str | None = None
+        self.hot_windows = 0
+        self.cpu_warned = False
+        self.spawned = False
+        self.hello = asyncio.Event()
+        self.stopped: asyncio.Future[None] | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.state is not WorkerState.LOST
+
+    def send(self, message: MasterMessage) -> None:
+        if self.live:
+            self.link.send(encode(message))
+
+    def info(self) -> WorkerInfo:
+        return WorkerInfo(
+            self.link.name,
+            self.index,
+            self.client_id,
+            self.host,
+            self.pid,
+            self.state,
+            self.user_count,
+            self.cpu_percent,
+            self.lost_cause,
+        )
+
+
+class MasterRunner(_MasterBase):
+    """Drives workers through a transport; offers the `Runner` protocol to the CLI and UI.
+
+    Args:
+        environment: the run's environment (its stats receive the merged windows).
+        transport: starts and carries the workers.
+        spec: what makes a worker a copy of this run.
+        count: how many workers to start (0: as many as the transport offers).
+    """
+
+    def __init__(
+        self, environment: Environment, transport: Transport, spec: WorkerSpec, count: int
+    ) -> None:
+        self.environment = environment
+        self.clock = environment.clock
+        self.state = RunnerState.READY
+        self.window_listeners: list[Callable[[TimelinePoint], None]] = []
+        self.quitting = False
+        self.target_user_count = 0
+        self.spawn_rate = 0.0
+        self.greenlet = RunnerGreenlet(self)  # type: ignore[arg-type]
+        self.history: collections.deque[TimelinePoint] = collections.deque(maxlen=HISTORY_POINTS)
+        self._transport = transport
+        self._spec = spec
+        self._count = count
+        self._workers: list[_Worker] = []
+        self._by_link: dict[int, _Worker] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._started = False
+        self._messages = CustomMessages(environment)
+        self._stop_requested: asyncio.Event | None = None
+        self._drivers: _Background | None = None
+        self._classes: tuple[type[User], ...] = ()
+        self._active: tuple[type[User], ...] | None = None
+        self._pending_round: set[int] = set()
+        self._last_round = 0.0
+        self._newest_index: int | None = None
+        self._stats_reset_done = False
+        self._closing = False
+
+    # ---- what the UI and the CLI read ---------------------------------------------------
+
+    @property
+    def stats(self) -> StatsCollector:
+        return self.environment.stats
+
+    @property
+    def user_count(self) -> int:
+        """The users the live workers last reported."""
+        return sum(w.user_count for w in self._workers if w.live)
+
+    @property
+    def user_classes_count(self) -> dict[str, int]:
+        counts: collections.Counter[str] = collections.Counter()
+        for worker in self._workers:
+            if worker.live:
+                counts.update(worker.classes)
+        return dict(counts)
+
+    @property
+    def worker_count(self) -> int:
+        """How many workers are live (Locust: ready, spawning or running)."""
+        return sum(1 for w in self._workers if w.live and w.state is not WorkerState.STARTING)
+
+    @property
+    def workers(self) -> list[WorkerInfo]:
+        """Every worker this master started, the lost ones included, by index."""
+        return [w.info() for w in self._workers]
+
+    @property
+    def clients(self) -> list[str]:
+        """The client ids of the live workers (Locust's `runner.clients`, iterated)."""
+        return [w.client_id for w in self._workers if w.live]
+
+    # ---- messages -------------------------------------------------------------------------
+
+    def register_message(
+        self, name: str, handler: MessageHandler, concurrent: bool = False
+    ) -> None:
+        """Call `handler(environment=..., msg=...)` for each message `name` from a worker."""
+        self._messages.register(name, handler, concurrent)
+
+    def send_message(self, name: str, data: Any = None, client_id: str | None = None) -> None:
+        """Send a custom message to every live worker, or to the one with `client_id`."""
+        targets = [w for w in self._workers if w.live and client_id in (None, w.client_id)]
+        if client_id is not None and not targets:
+            raise LoadhopperError(
+                f"no live worker has the client id {client_id!r}; see runner.clients"
+            )
+        for worker in targets:
+            worker.send(CustomMessage(name, data))
+
+    # ---- workers --------------------------------------------------------------------------
+
+    async def start_workers(self) -> None:
+        """Start the workers and wait until each has said hello (done by the first `run`)."""
+        if self._started:
+            return
+        self._started = True
+        links = await self._transport.start(self._spec, self._count)
+        if not links:
+            raise LoadhopperError("the transport started no worker; ask for at least one")
+        self._workers = [_Worker(link, i) for i, link in enumerate(links)]
+        self._by_link = {id(w.link): w for w in self._workers}
+        self._reader = asyncio.create_task(self._read(), name="master-inbox")
+        waits = [asyncio.ensure_future(w.hello.wait()) for w in self._workers]
+        _done, pending = await asyncio.wait(waits, timeout=HELLO_TIMEOUT)
+        for future in pending:
+            future.cancel()
+        for worker in self._workers:
+            if worker.live and not worker.hello.is_set():
+                self._lose(worker, f"it did not start within {HELLO_TIMEOUT:g} s")
+        live = [w for w in self._workers if w.live]
+        if not live:
+            causes = "; ".join(f"{w.link.name}: {w.lost_cause}" for w in self._workers)
+            raise LoadhopperError(f"no worker started ({causes}); fix the cause and run again")
+        for worker in live:
+            worker.send(Configure(worker.index, len(self._workers)))
+        logger.info("%d workers ready.", len(live))
+
+    async def aclose(self) -> None:
+        """Tell every worker to quit and close the transport (bounded)."""
+        self._closing = True  # workers that end from now on quit, they are not lost
+        for worker in self._workers:
+            worker.send(Quit())
+        with contextlib.suppress(Exception):
+            await self._transport.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reader
+
+    async def _read(self) -> None:
+        async for link, item in self._transport.inbox():
+            worker = self._by_link.get(id(link))
+            if worker is None or not worker.live or self._closing:
+                continue
+            try:
+                if isinstance(item, WorkerLost):
+                    self._lose(worker, item.cause)
+                else:
+                    self._on_message(worker, item)
+            except Exception:
+                logger.exception("The master failed to handle a message from %s.", link.name)
+
+    def _on_message(self, worker: _Worker, frame: bytes) -> None:
+        message = decode(frame)
+        if isinstance(message, WindowReport):
+            self._on_window(worker, message)
+        elif isinstance(message, Hello):
+            worker.client_id, worker.host, worker.pid = message.worker_id, message.host, message.pid
+            worker.state = WorkerState.READY
+            worker.hello.set()
+        elif isinstance(message, SpawningComplete):
+            worker.spawned = True
+            worker.state = WorkerState.RUNNING
+            self._check_spawned()
+        elif isinstance(message, Stopped):
+            if message.final is not None:
+                self._on_window(worker, message.final)
+            worker.state = WorkerState.STOPPED
+            worker.user_count = 0
+            worker.classes = {}
+            if worker.stopped is not None and not worker.stopped.done():
+                worker.stopped.set_result(None)
+        elif isinstance(message, Failed):
+            self._lose(worker, message.reason)
+        elif isinstance(message, CustomMessage):
+            self._messages.handle(message.name, message.data, worker.client_id)
+        else:
+            raise ValueError(f"a worker sent a master's message ({type(message).__name__})")
+
+    def _on_window(self, worker: _Worker, report: WindowReport) -> None:
+        delta = WindowDelta.from_bytes(report.delta)
+        self.environment.stats.merge(delta)
+        worker.user_count = report.user_count
+        worker.classes = dict(report.classes)
+        worker.cpu_percent = report.cpu_percent
+        self._watch_cpu(worker)
+        self.environment.events.worker_report.fire(client_id=worker.client_id, data=report.data)
+        if self._newest_index is None or delta.window_index > self._newest_index:
+            self._newest_index = delta.window_index
+        self._pending_round.discard(worker.index)
+        if not self._pending_round:
+            self._fire_round()
+
+    def _watch_cpu(self, worker: _Worker) -> None:
+        if worker.cpu_percent <= CPU_WARNING_PERCENT:
+            worker.hot_windows = 0
+            return
+        worker.hot_windows += 1
+        if worker.hot_windows >= CPU_WARNING_WINDOWS and not worker.cpu_warned:
+            worker.cpu_warned = True
+            logger.warning(
+                "%s is using %.0f%% CPU: its latencies include its own queueing; "
+                "run fewer users per worker or more workers.",
+                worker.link.name,
+                worker.cpu_percent,
+            )
+            self.environment.events.cpu_warning.fire(
+                environment=self.environment, cpu_usage=worker.cpu_percent
+            )
+
+    def _fire_round(self) -> None:
+        self._pending_round = {w.index for w in self._workers if w.live}
+        self._last_round = self.clock.monotonic()
+        index = self._newest_index
+        self._newest_index = None
+        if index is None:
+            # Nobody reported in time: the master's own window (0 users) keeps the timeline.
+            delta = self.stats.close_window(self.clock.time(), 0)
+            index = delta.window_index
+        try:
+            point = self.stats.window_point(index)
+        except KeyError:
+            return
+        for listener in list(self.window_listeners):
+            listener(point)
+
+    def _lose(self, worker: _Worker, cause: str) -> None:
+        if not worker.live:
+            return
+        worker.state = WorkerState.LOST
+        worker.lost_cause = cause
+        worker.user_count = 0
+        worker.classes = {}
+        logger.warning(
+            "%s was lost: %s; its counted requests stay counted.", worker.link.name, cause
+        )
+        worker.hello.set()
+        if worker.stopped is not None and not worker.stopped.done():
+            worker.stopped.set_result(None)
+        self._pending_round.discard(worker.index)
+        if self._stop_requested is None or self.state in (
+            RunnerState.STOPPING,
+            RunnerState.CLEANUP,
+        ):
+            return
+        if not any(w.live for w in self._workers):
+            logger.error("Every worker was lost: stopping the test; the results so far are kept.")
+            self.stop()
+            return
+        # Its users go to the others at once (Locust waits about a minute).
+        logger.warning("Giving its users to the %d remaining workers.", self.worker_count)
+        self._dispatch(self.target_user_count, self.spawn_rate)
+
+    # ---- the test -----------------------------------------------------------------------
+
+    async def run(
+        self,
+        user_count: int,
+        spawn_rate: float,
+        run_time: float | None = None,
+        *,
+        host: str | None = None,
+        user_classes: Sequence[type[User]] | None = None,
+    ) -> None:
+        """Run one test on the workers until it stops (see `LocalRunner.run`)."""
+        if self.state not in (RunnerState.READY, RunnerState.STOPPED):
+            raise LoadhopperError("this runner is already running a test; call stop() first")
+        spawn_schedule(user_count, spawn_rate)
+        await self.start_workers()
+        env = self.environment
+        self._classes = tuple(env.user_classes if user_classes is None else user_classes)
+        self._active = None
+        self._host = host
+        self._stop_requested = asyncio.Event()
+        self._stats_reset_done = False
+        self.quitting = False
+        model = self._model(user_count, spawn_rate)
+        with env.testing_host(host):
+            env.stats.reset(self.clock.time())
+            self._pending_round = {w.index for w in self._workers if w.live}
+            self._last_round = self.clock.monotonic()
+            self.state = RunnerState.SPAWNING
+            env.events.test_start.fire(environment=env)
+            try:
+                async with asyncio.TaskGroup() as group:
+                    drivers = self._drivers = _Background(group)
+                    upkeep = _Background(group)
+                    upkeep.start(self._round_timer(), "window-rounds")
+                    if run_time is not None and model.honours_run_time:
+                        drivers.start(self._stop_after(run_time), "run-time")
+                    drivers.start(self._follow(model), "load-model")
+                    await self._stop_requested.wait()
+                    self.state = RunnerState.STOPPING
+                    env.events.test_stopping.fire(environment=env)
+                    await drivers.close()
+                    await self._collect_final()
+                    self.state = RunnerState.CLEANUP
+                    await upkeep.close()
+                    self._fire_round()
+            except BaseExceptionGroup as group_error:
+                if len(group_error.exceptions) == 1:
+                    raise group_error.exceptions[0] from None
+                raise
+            finally:
+                self._drivers = None
+                self.state = RunnerState.STOPPED
+                env.events.test_stop.fire(environment=env)
+                self.greenlet.changed()
+
+    def _model(self, user_count: int, spawn_rate: float) -> LoadModel:
+        shape_class = self.environment.shape_class
+        if shape_class is None:
+            return ClosedRamp(user_count, spawn_rate)
+        shape: LoadTestShape = shape_class() if isinstance(shape_class, type) else shape_class
+        shape.runner = self
+        shape._clock = self.clock
+        shape.reset_time()
+        return ShapeModel(shape, self.environment.stats, self.environment.catch_exceptions)
+
+    async def _follow(self, model: LoadModel) -> None:
+        async for command in model.commands(self.clock):
+            if isinstance(command, SetUsers):
+                self.start(
+                    command.user_count, command.spawn_rate, user_classes=command.user_classes
+                )
+            elif isinstance(command, StopCommand):
+                logger.info("%s: stopping", command.reason)
+                self.stop()
+                return
+            else:
+                raise LoadhopperError(
+                    "this load model starts single iterations, which distributed runs "
+                    "cannot run yet; use a closed model (-u/-r or a LoadTestShape)"
+                )
+
+    async def _stop_after(self, run_time: float) -> None:
+        await self.clock.sleep(run_time)
+        logger.info("run time of %s s reached: stopping", run_time)
+        self.stop()
+
+    async def _round_timer(self) -> None:
+        while True:
+            await self.clock.sleep(WINDOW_SECONDS / 2)
+            if self.clock.monotonic() - self._last_round >= ROUND_PATIENCE:
+                self._fire_round()
+
+    @property
+    def final_timeout(self) -> float:
+        """Seconds a worker gets to answer StopTest with its last window."""
+        grace = self.environment.stop_timeout or DRAIN_SECONDS
+        return grace + ON_STOP_GRACE_SECONDS + FINAL_WINDOW_SLACK
+
+    async def _collect_final(self) -> None:
+        loop = asyncio.get_running_loop()
+        waiting = []
+        for worker in self._workers:
+            if worker.live:
+                worker.stopped = loop.create_future()
+                waiting.append(worker)
+                worker.send(StopTest())
+        if not waiting:
+            return
+        futures = [w.stopped for w in waiting if w.stopped is not None]
+        await asyncio.wait(futures, timeout=self.final_timeout)
+        for worker in waiting:
+            if worker.live and worker.stopped is not None and not worker.stopped.done():
+                self._lose(
+                    worker,
+                    f"it sent no last window within {self.final_timeout:g} s of the stop",
+                )
+            worker.stopped = None
+            worker.spawned = False
+
+    def start(
+        self,
+        user_count: int,
+        spawn_rate: float,
+        wait: bool = False,
+        user_classes: Sequence[type[User]] | None = None,
+    ) -> None:
+        """Retarget the running test (or begin one, on the running loop)."""
+        spawn_schedule(user_count, spawn_rate)
+        if self._drivers is None or self.state in (RunnerState.STOPPING, RunnerState.CLEANUP):
+            asyncio.get_running_loop().create_task(self.run(user_count, spawn_rate), name="test")
+            return
+        self._active = None if user_classes is None else tuple(user_classes)
+        self._dispatch(user_count, spawn_rate)
+
+    def _dispatch(self, user_count: int, spawn_rate: float) -> None:
+        """Send every live worker its per-class targets for `user_count` users in all."""
+        env = self.environment
+        self.target_user_count = user_count
+        self.spawn_rate = spawn_rate
+        classes = self._classes if self._active is None else self._active
+        live_classes = [c for c in classes if c.fixed_count > 0 or env.weight_of(c) > 0]
+        sequence = class_sequence(
+            live_classes,
+            user_count,
+            weights=[env.weight_of(c) for c in live_classes],
+            fixed_counts=[c.fixed_count for c in live_classes],
+        )
+        workers = [w for w in self._workers if w.live]
+        if not workers:
+            return
+        self.state = RunnerState.SPAWNING
+        names = [c.__name__ for c in self._classes]
+        for position, worker in enumerate(workers):
+            mine = collections.Counter(c.__name__ for c in sequence[position :: len(workers)])
+            worker.spawned = False
+            worker.state = WorkerState.SPAWNING
+            worker.send(
+                SetTargets(
+                    targets=tuple((name, mine.get(name, 0)) for name in names),
+                    spawn_rate=spawn_rate / len(workers),
+                    host=self._host,
+                    user_count_total=user_count,
+                )
+            )
+
+    def _check_spawned(self) -> None:
+        if self.state is not RunnerState.SPAWNING:
+            return
+        if all(w.spawned for w in self._workers if w.live):
+            self.state = RunnerState.RUNNING
+            env = self.environment
+            env.events.spawning_complete.fire(user_count=self.user_count)
+            if env.reset_stats and not self._stats_reset_done:
+                self._stats_reset_done = True
+                self.reset_stats()
+
+    def stop(self) -> None:
+        """Stop the test; `run()` returns once every worker sent its last window."""
+        if self._stop_requested is not None:
+            self._stop_requested.set()
+
+    def quit(self) -> None:
+        """Stop the test because the process is about to exit."""
+        self.quitting = True
+        self.stop()
+        self.greenlet.changed()
+
+    def reset_stats(self) -> None:
+        """Reset the merged statistics now and fire `reset_stats`."""
+        self.environment.stats.reset(self.clock.time())
+        self.environment.events.reset_stats.fire()

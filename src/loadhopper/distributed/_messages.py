@@ -1,0 +1,159 @@
+"""The messages between a master and its workers, and their one-frame wire form.
+
+Every message is a frozen dataclass; a transport carries frames (`bytes`) and knows nothing
+of what is inside. `encode` turns a message into one frame and `decode` turns a frame back,
+refusing a frame that is not one of the types below.
+
+The frames are pickles. They only ever travel between processes of one run that this run
+started itself (a forked child over a socketpair, or a Ray actor, and Ray pickles every
+argument anyway), so unpickling them trusts nothing that the run does not already trust:
+the locustfile's own code runs on both sides. Pickle also carries what user code puts in
+custom messages and `report_to_master` data, which Locust allows to be any msgpack value.
+A frame from anywhere else must never reach `decode`.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Configure",
+    "CustomMessage",
+    "Failed",
+    "Hello",
+    "MasterMessage",
+    "Quit",
+    "SetTargets",
+    "SpawningComplete",
+    "StopTest",
+    "Stopped",
+    "WindowReport",
+    "WorkerMessage",
+    "decode",
+    "encode",
+]
+
+
+# ---- master -> worker ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Configure:
+    """The worker's place in the run: sent once, before anything else."""
+
+    index: int  # 0..count-1
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetTargets:
+    """Run exactly these users per class (absolute counts), ramping at `spawn_rate`/s."""
+
+    targets: tuple[tuple[str, int], ...]  # (class name, users), in the test's class order
+    spawn_rate: float
+    host: str | None = None
+    user_count_total: int = 0  # the test's global target, for `runner.target_user_count`
+
+
+@dataclass(frozen=True, slots=True)
+class StopTest:
+    """Stop the users, then answer with `Stopped` carrying the last window."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    """Stop (if running) and end the worker."""
+
+
+# ---- worker -> master ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """The worker is up and ready for `Configure`."""
+
+    worker_id: str  # Locust's client_id
+    host: str
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class WindowReport:
+    """One closed one-second window: its delta (`WindowDelta.to_bytes()`) and the users."""
+
+    delta: bytes
+    user_count: int
+    classes: tuple[tuple[str, int], ...]
+    cpu_percent: float  # this process's CPU over the window (100 = one core)
+    data: dict[str, Any] = field(default_factory=dict)  # what report_to_master added
+
+
+@dataclass(frozen=True, slots=True)
+class SpawningComplete:
+    """The worker reached its targets."""
+
+    user_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """The worker's users have stopped; `final` is its last, partial window (a report)."""
+
+    final: WindowReport | None
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The worker cannot go on (its locustfile failed to load, an internal error)."""
+
+    reason: str
+
+
+# ---- both ways -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CustomMessage:
+    """`runner.send_message(name, data)`: handled by `register_message(name, ...)`."""
+
+    name: str
+    data: Any
+
+
+MasterMessage = Configure | SetTargets | StopTest | Quit | CustomMessage
+WorkerMessage = Hello | WindowReport | SpawningComplete | Stopped | Failed | CustomMessage
+
+_TYPES = (
+    Configure,
+    SetTargets,
+    StopTest,
+    Quit,
+    Hello,
+    WindowReport,
+    SpawningComplete,
+    Stopped,
+    Failed,
+    CustomMessage,
+)
+
+
+def encode(message: MasterMessage | WorkerMessage) -> bytes:
+    """One frame holding `message`."""
+    return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def decode(frame: bytes) -> MasterMessage | WorkerMessage:
+    """The message in `frame`.
+
+    Raises:
+        ValueError: the frame is not a pickle of one of this module's message types.
+    """
+    try:
+        message = pickle.loads(frame)
+    except Exception as exc:
+        raise ValueError(f"a frame of {len(frame)} bytes is not a loadhopper message") from exc
+    if not isinstance(message, _TYPES):
+        raise ValueError(f"a frame holds a {type(message).__name__}, which is no message type")
+    return message

@@ -1,0 +1,1 @@
+"""Distributed tests: the master against in-process workers (no processes, real clock)."""
