@@ -16,7 +16,9 @@ from typing import Any
 __all__ = [
     "ParseError",
     "ToolSummary",
+    "WorkerSummary",
     "parse_loadhopper_json",
+    "parse_loadhopper_workers",
     "parse_locust_json",
     "parse_locust_stats_csv",
     "parse_stub_status",
@@ -232,3 +234,53 @@ def parse_stub_status(text: str) -> int:
     if match is None:
         raise ParseError("nginx's status page has no 'accepts handled requests' counters.")
     return int(match.group(3))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSummary:
+    """One worker of a distributed run, as loadhopper's JSON summary lists it under `workers`.
+
+    Attributes:
+        name: e.g. "worker 0 (pid 123)".
+        state: its last state ("stopped" after a clean run, "lost" when it died).
+        cpu_percent: its process's CPU over its last one-second window (100 = one core).
+        lost_cause: why it was lost, or None.
+    """
+
+    name: str
+    state: str
+    cpu_percent: float | None
+    lost_cause: str | None
+
+
+def parse_loadhopper_workers(text: str) -> tuple[WorkerSummary, ...]:
+    """Read the `workers` section of loadhopper's `--json-file` summary.
+
+    A one-process run has no such section (or null): that gives an empty tuple.
+
+    Raises:
+        ParseError: the text is not JSON, or `workers` is not a list of worker records.
+    """
+    try:
+        document: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"loadhopper's JSON summary is not valid JSON ({exc}).") from exc
+    workers = document.get("workers") if isinstance(document, dict) else None
+    if workers is None:
+        return ()
+    if not isinstance(workers, list) or not all(isinstance(w, dict) for w in workers):
+        raise ParseError("loadhopper's JSON summary has a `workers` entry that is not a list.")
+    out = []
+    for worker in workers:
+        name, state, cause = worker.get("name"), worker.get("state"), worker.get("lost_cause")
+        if not isinstance(name, str) or not isinstance(state, str):
+            raise ParseError("a worker in loadhopper's JSON summary has no name or state.")
+        out.append(
+            WorkerSummary(
+                name=name,
+                state=state,
+                cpu_percent=_number(worker, "cpu_percent"),
+                lost_cause=cause if isinstance(cause, str) else None,
+            )
+        )
+    return tuple(out)

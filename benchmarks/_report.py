@@ -9,11 +9,20 @@ from typing import Any
 from _case1 import Case1Result, Case1Row
 from _case2 import Case2Result, Case2Row
 from _case4 import MEDIAN_GOAL_MS, REQUESTS_GOAL, Case4Result, Case4Row, SleepComparison
+from _case5 import CPU_PER_REQUEST_GOAL, Case5Result, Case5Row, Pinning, Variant
 from _metrics import ratio
 from _tool_run import RunStatus
 from _tools import Availability, Tool
 
-__all__ = ["case1_lines", "case2_lines", "case4_lines", "comparison_line", "document"]
+__all__ = [
+    "case1_lines",
+    "case2_lines",
+    "case4_lines",
+    "case5_lines",
+    "comparison_line",
+    "document",
+    "scale_line",
+]
 
 # DESIGN.md, "The numbers it must reach": loadhopper / other tool, requests per CPU-second.
 CASE1_GOALS = {Tool.LOCUST_FAST: 5.0, Tool.LOCUST_HTTP: 25.0, Tool.WRK: 0.5}
@@ -193,6 +202,83 @@ def case4_lines(result: Case4Result) -> list[str]:
     return lines
 
 
+def _case5_table_row(row: Case5Row, workers: int) -> str:
+    busy = None
+    if row.cpu_seconds is not None and row.wall_seconds:
+        busy = 100.0 * row.cpu_seconds / row.wall_seconds
+    cells = (
+        f"{row.variant.label(workers):<29}",
+        f"{row.status.value:<8}",
+        f"{_num(row.requests):>9}",
+        f"{_num(row.target_requests):>11}",
+        f"{_num(row.wall_seconds, '.1f'):>6}",
+        f"{_num(row.cpu_seconds, '.2f'):>6}",
+        f"{_num(busy, '.0f'):>4}",
+        f"{_num(row.requests_per_cpu_second):>9}",
+        f"{_num(row.steady_per_cpu_second):>7}",
+        f"{_num(row.startup_seconds, '.2f'):>10}",
+        f"{_num(row.processes):>5}",
+    )
+    note = f"  {row.note}" if row.note else ""
+    return " ".join(cells) + note
+
+
+def _verdict(value: float | None) -> str:
+    if value is None:
+        return "no verdict"
+    return "meets the goal" if value <= CPU_PER_REQUEST_GOAL else "MISSES the goal"
+
+
+def _cpu_parts(row: Case5Row) -> str:
+    """What the CPU seconds hold: the sampled split by role, and how much was sampled."""
+    roles = row.cpu_by_role or {}
+    split = ", ".join(f"{name} {seconds:.2f}" for name, seconds in sorted(roles.items()))
+    sampled = row.unreaped_cpu_seconds or 0.0
+    how = f"{sampled:.2f} s of it sampled" if sampled else "all of it from wait4"
+    return f"{split}; {how}" if split else how
+
+
+def scale_line(result: Case5Result, row: Case5Row) -> str:
+    """The `case5 scale ...` line of one variant."""
+    label = row.variant.label(result.workers)
+    if row.status is not RunStatus.OK:
+        return f"case5 scale {label} {row.status.value}: {row.note}"
+    line = (
+        f"case5 scale {label}: {_num(row.requests)} requests, "
+        f"{_num(row.cpu_seconds, '.2f')} CPU s ({_cpu_parts(row)}), "
+        f"{_num(row.requests_per_cpu_second)} req/CPU-s, "
+        f"start-up {_num(row.startup_seconds, '.2f')} s"
+    )
+    if row.variant is Variant.ONE:
+        return line
+    value = result.cpu_per_request_ratio(row.variant)
+    steady = result.steady_cpu_per_request_ratio(row.variant)
+    return (
+        f"{line}; CPU per request {_num(value, '.2f')}x one process "
+        f"(goal <= {CPU_PER_REQUEST_GOAL:g}x; steady {_num(steady, '.2f')}x); {_verdict(value)}"
+    )
+
+
+def case5_lines(result: Case5Result) -> list[str]:
+    """The case 5 table and one `case5 scale ...` line per variant."""
+    where = (
+        f"generator tree on {_cpu_label(result.generator_cpu)} (master and workers share it)"
+        if result.pinning is Pinning.SHARED
+        else "generator tree unpinned (its workers compete with the target for its CPU)"
+    )
+    lines = [
+        f"case 5: scale: GET /, constant(0), {result.users} users, {result.seconds} s per "
+        f"variant, {result.workers} workers; target {result.target} on "
+        f"{_cpu_label(result.target_cpu)}, {where}",
+        f"{'variant':<29} {'status':<8} {'requests':>9} {'target saw':>11} {'wall s':>6} "
+        f"{'CPU s':>6} {'CPU%':>4} {'req/CPU-s':>9} {'steady':>7} {'start-up s':>10} {'procs':>5}",
+    ]
+    lines += [_case5_table_row(row, result.workers) for row in result.rows]
+    lines.append("")
+    lines += [scale_line(result, row) for row in result.rows]
+    return lines
+
+
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -209,6 +295,7 @@ def document(
     case1: Case1Result | None,
     case2: Case2Result | None,
     case4: Case4Result | None = None,
+    case5: Case5Result | None = None,
 ) -> dict[str, Any]:
     """The JSON-ready record of a benchmark run, derived ratios included."""
     out: dict[str, Any] = {
@@ -243,4 +330,14 @@ def document(
             }
             for comparison in case4.comparisons()
         ]
+    if case5 is not None:
+        out["case5"] = _plain(case5)
+        distributed = [variant for variant in Variant if variant is not Variant.ONE]
+        out["case5"]["cpu_per_request_vs_one_process"] = {
+            variant.value: case5.cpu_per_request_ratio(variant) for variant in distributed
+        }
+        out["case5"]["steady_cpu_per_request_vs_one_process"] = {
+            variant.value: case5.steady_cpu_per_request_ratio(variant) for variant in distributed
+        }
+        out["case5"]["goal"] = CPU_PER_REQUEST_GOAL
     return out

@@ -3,14 +3,16 @@
 Case 1 measures requests per CPU-second against a fast local target (nginx when installed);
 case 2 runs 10,000 users with between(2, 5) against a 10 ms target and checks rate, median and
 memory per user; case 4 ("sleep") runs 20 users that sleep with time.sleep(0.5) after each
-request and compares requests and medians with Locust's (issue 9). All traffic goes to
-127.0.0.1; every run is bounded in time; every process started here is stopped by its pid.
-Results print as a table plus `case1 ...`/`case2 ...`/`case4 ...` lines and are saved as JSON
-under benchmarks/results/.
+request and compares requests and medians with Locust's (issue 9); case 5 ("scale") runs the
+case 1 workload through loadhopper as one process, `--processes 2` and `--ray local --workers
+2` and compares CPU per request (issue 10). All traffic goes to 127.0.0.1; every run is
+bounded in time; every process started here is stopped by its pid. Results print as a table
+plus `case1 ...`/`case2 ...`/`case4 ...`/`case5 ...` lines and are saved as JSON under
+benchmarks/results/.
 
-Usage: ./dev bench [--case 1|2|4|sleep|all] [--duration 15] [--case2-duration 60]
+Usage: ./dev bench [--case 1|2|4|sleep|5|scale|all] [--duration 15] [--case2-duration 60]
                    [--users 10000] [--case1-users 16] [--case4-duration 10] [--case4-users 20]
-                   [--case4-spawn-rate 20]
+                   [--case4-spawn-rate 20] [--case5-workers 2] [--case5-pinning shared]
                    [--tools loadhopper,locust-http,locust-fast,wrk]
 """
 
@@ -31,8 +33,9 @@ from types import FrameType
 from _case1 import Case1Result, run_case1
 from _case2 import CASE2_TOOLS, Case2Result, run_case2
 from _case4 import CASE4_TOOLS, Case4Result, run_case4
+from _case5 import Case5Result, Pinning, ray_availability, run_case5
 from _process import allowed_cpus, raise_open_file_limit
-from _report import case1_lines, case2_lines, case4_lines, document
+from _report import case1_lines, case2_lines, case4_lines, case5_lines, document
 from _tools import Availability, Tool, availability
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -50,6 +53,8 @@ class Options:
     case4_duration: int
     case4_users: int
     case4_spawn_rate: float | None
+    case5_workers: int
+    case5_pinning: Pinning
     tools: tuple[Tool, ...]
 
 
@@ -75,9 +80,13 @@ def parse_options(argv: list[str]) -> Options:
     parser = argparse.ArgumentParser(
         prog="./dev bench", description=__doc__.split("\n\n")[0] if __doc__ else None
     )
-    # Case 3 is reserved (issue 12). "all" includes case 4: three 10 s runs, about 45 s.
+    # Case 3 is reserved (issue 12). "all" includes case 4 (three 10 s runs, about 45 s)
+    # and case 5 (three runs of --duration, Ray's start-up and shutdown: about 75 s).
     parser.add_argument(
-        "--case", choices=["1", "2", "4", "sleep", "all"], default="all", help="4 = sleep"
+        "--case",
+        choices=["1", "2", "4", "sleep", "5", "scale", "all"],
+        default="all",
+        help="4 = sleep, 5 = scale",
     )
     parser.add_argument("--duration", type=_positive, default=15, help="case 1 run time, s")
     parser.add_argument("--case2-duration", type=_positive, default=60, help="case 2 run time, s")
@@ -92,10 +101,20 @@ def parse_options(argv: list[str]) -> Options:
         help="case 4 users started per second; default: --case4-users (one second of ramp)",
     )
     parser.add_argument(
+        "--case5-workers", type=_positive, default=2, help="case 5 workers (processes, actors)"
+    )
+    parser.add_argument(
+        "--case5-pinning",
+        type=Pinning,
+        choices=list(Pinning),
+        default=Pinning.SHARED,
+        help="case 5: shared = the generator tree on one CPU; spread = unpinned",
+    )
+    parser.add_argument(
         "--tools", type=_tools, default=tuple(Tool), help="comma-separated; default all"
     )
     args = parser.parse_args(argv)
-    cases = {"all": (1, 2, 4), "sleep": (4,)}.get(args.case) or (int(args.case),)
+    cases = {"all": (1, 2, 4, 5), "sleep": (4,), "scale": (5,)}.get(args.case) or (int(args.case),)
     return Options(
         cases,
         args.duration,
@@ -105,6 +124,8 @@ def parse_options(argv: list[str]) -> Options:
         args.case4_duration,
         args.case4_users,
         args.case4_spawn_rate,
+        args.case5_workers,
+        args.case5_pinning,
         args.tools,
     )
 
@@ -147,6 +168,8 @@ def main(argv: list[str]) -> int:
         )
     cpus = _cpus()
     needed = set(options.tools) if 1 in options.cases else set()
+    if 5 in options.cases:
+        needed.add(Tool.LOADHOPPER)  # case 5 runs loadhopper only, whatever --tools says
     if 2 in options.cases:
         needed |= set(options.tools) & set(CASE2_TOOLS)
     if 4 in options.cases:
@@ -158,11 +181,17 @@ def main(argv: list[str]) -> int:
         print(
             f"{tool.label}: {status.detail if status.ok else 'MISSING, skipped: ' + status.detail}"
         )
+    ray = ray_availability() if 5 in options.cases else None
+    if ray is not None:
+        print(
+            f"ray: {ray.detail if ray.ok else 'MISSING, the Ray variant is skipped: ' + ray.detail}"
+        )
     print(f"load average {os.getloadavg()[0]:.2f}; the machine is shared, so compare ratios.")
 
     case1: Case1Result | None = None
     case2: Case2Result | None = None
     case4: Case4Result | None = None
+    case5: Case5Result | None = None
     with tempfile.TemporaryDirectory(prefix="loadhopper-bench-") as tmp:
         workdir = Path(tmp)
         if 1 in options.cases:
@@ -198,6 +227,22 @@ def main(argv: list[str]) -> int:
                     ["", *case4_lines(case4), f"case 4 took {case4.elapsed_seconds:.0f} s", ""]
                 )
             )
+        if 5 in options.cases and ray is not None:
+            case5 = run_case5(
+                available[Tool.LOADHOPPER],
+                ray,
+                options.case1_users,
+                options.duration,
+                options.case5_workers,
+                cpus,
+                options.case5_pinning,
+                workdir,
+            )
+            print(
+                "\n".join(
+                    ["", *case5_lines(case5), f"case 5 took {case5.elapsed_seconds:.0f} s", ""]
+                )
+            )
 
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
@@ -212,6 +257,8 @@ def main(argv: list[str]) -> int:
             "case4_duration": options.case4_duration,
             "case4_users": options.case4_users,
             "case4_spawn_rate": options.case4_spawn_rate,
+            "case5_workers": options.case5_workers,
+            "case5_pinning": options.case5_pinning.value,
             "tools": [tool.value for tool in options.tools],
         },
         _environment(nofile),
@@ -219,6 +266,7 @@ def main(argv: list[str]) -> int:
         case1,
         case2,
         case4,
+        case5,
     )
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"results saved to {path} (total {time.monotonic() - began:.0f} s)")

@@ -106,7 +106,7 @@ class _Quitter:
             self.done.set()
         elif self.controller.running:
             logger.info("%s received: stopping the test, then quitting.", name)
-            self.controller.runner.quit()
+            self.controller.quit()
             self.controller.test_end_listeners.append(lambda _: self.done.set())
         else:
             logger.info("%s received: quitting.", name)
@@ -155,6 +155,9 @@ async def _serve(
     server = WebServer(app, host, options.web_port)
     server.bind()
     _announce(server, login, host)
+    # A distributed run's workers start now, while the page loads, so that it lists them
+    # before the first test and the first start does not wait for them.
+    controller.warm_up()
     quitter = _Quitter(controller)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -10,6 +10,11 @@ resets, what a reopened browser tab needs: the chart timeline (bounded), the mar
 test began, and the history CSV rows. Every window's snapshot is taken once and shared with
 the SSE feed and with the CLI's outputs (`window_listeners`), so an open UI adds no second
 snapshot per second.
+
+A distributed run's runner is a `MasterRunner`: the controller drives it through the same
+`Runner` calls, and `workers()` tells the page who runs the users. `warm_up()` starts the
+workers as soon as the UI serves, so that the page lists them before the first test (as
+Locust's master shows its connected workers); a test started meanwhile waits for them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 
 from loadhopper import __version__
 from loadhopper._exceptions import ConfigError, LoadhopperError
+from loadhopper.distributed import MasterRunner, WorkerInfo
 from loadhopper.report import RunInfo, history_csv_header, history_csv_rows
 from loadhopper.runtime import Environment, Runner, RunnerState
 from loadhopper.stats import StatsSnapshot, TimelinePoint
@@ -144,6 +150,10 @@ class WebController:
         self.finished: FinishedTest | None = None
         self.generation = 0  # bumped on every change the page should see at once
         self._changed = asyncio.Event()
+        self._warm_up: asyncio.Task[None] | None = None
+        self._stop_early = False
+        self._entered_run = False
+        self._workers_error: str | None = None
         self.runner.window_listeners.append(self._on_window)
 
     # ---- reading --------------------------------------------------------------------------
@@ -170,9 +180,16 @@ class WebController:
             run_time=params.run_time if params else None,
             test_start=self._test_start,
             tests_started=len(self._test_starts),
-            error=self._error,
+            error=self._error or self._workers_error,
             generation=self.generation,
         )
+
+    def workers(self) -> tuple[WorkerInfo, ...] | None:
+        """A distributed run's workers, lost ones included, by index; None for one process."""
+        runner = self.runner
+        if not isinstance(runner, MasterRunner):
+            return None
+        return tuple(runner.workers)
 
     def snapshot(self) -> StatsSnapshot:
         """The statistics now (the last window's snapshot while a test runs)."""
@@ -231,6 +248,23 @@ class WebController:
 
     # ---- acting ---------------------------------------------------------------------------
 
+    def warm_up(self) -> None:
+        """Start a distributed run's workers now, in the background (nothing for one process)."""
+        runner = self.runner
+        if not isinstance(runner, MasterRunner) or self._warm_up is not None:
+            return
+        self._warm_up = asyncio.get_running_loop().create_task(
+            runner.start_workers(), name="start-workers"
+        )
+        self._warm_up.add_done_callback(self._warmed_up)
+
+    def _warmed_up(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # Retrieved here so that it is reported once, now; each start re-raises it.
+            logger.error("The workers did not start: %s", exc)
+            self._workers_error = f"{type(exc).__name__}: {exc}"
+        self._notify()
+
     def start(self, parameters: StartParameters) -> None:
         """Start a new test; the previous one must have ended.
 
@@ -248,6 +282,8 @@ class WebController:
         self._test_start = time.time()
         self._test_starts.append(self._test_start)
         self._active = True
+        self._entered_run = False
+        self._stop_early = False
         coroutine = self._run(parameters, self._test_start)
         self._task = asyncio.get_running_loop().create_task(coroutine, name="web-test")
         self._notify()
@@ -258,9 +294,11 @@ class WebController:
         Raises:
             LoadhopperError: no test is running.
         """
-        if not self.running or self.runner.state in _ENDED:
+        if not self.running or (self._entered() and self.runner.state in _ENDED):
             raise LoadhopperError("No test is running; start one before changing its users.")
-        self.runner.start(parameters.users, parameters.spawn_rate)
+        if self._entered():
+            self.runner.start(parameters.users, parameters.spawn_rate)
+        # else the test still waits for its workers: it will start with these numbers.
         if self._parameters is not None:
             old = self._parameters
             self._parameters = StartParameters(
@@ -270,8 +308,22 @@ class WebController:
 
     def stop(self) -> None:
         """Ask the running test to stop (users get the stop timeout); safe when idle."""
+        if self.running and not self._entered():
+            self._stop_early = True  # the runner has no test to stop yet: it will not begin
         self.runner.stop()
         self._notify()
+
+    def quit(self) -> None:
+        """Stop the running test because the process is about to exit (`runner.quit()`)."""
+        if self.running and not self._entered():
+            self._stop_early = True
+        self.runner.quit()
+        self._notify()
+
+    def _entered(self) -> bool:
+        # False from start() until its task calls runner.run(): the task has not run yet,
+        # or it waits for the workers. The runner has no test to change or stop until then.
+        return self._entered_run
 
     def reset(self) -> None:
         """Reset the statistics now (the charts keep their history)."""
@@ -291,7 +343,9 @@ class WebController:
             self._task.cancel()
 
     def close(self) -> None:
-        """Stop listening to the runner's windows."""
+        """Stop listening to the runner's windows (and stop starting the workers)."""
+        if self._warm_up is not None and not self._warm_up.done():
+            self._warm_up.cancel()
         if self._on_window in self.runner.window_listeners:
             self.runner.window_listeners.remove(self._on_window)
 
@@ -310,15 +364,22 @@ class WebController:
 
     async def _run(self, parameters: StartParameters, start: float) -> None:
         try:
-            await self.runner.run(
-                parameters.users,
-                parameters.spawn_rate,
-                parameters.run_time,
-                # An empty host field means "as the command line said": -H, else each
-                # class's own; the runner falls back to the environment's host on None.
-                host=parameters.host or None,
-                user_classes=self._classes(parameters.user_classes),
-            )
+            if self._warm_up is not None:
+                # The master's run() would start the workers itself, but not while the
+                # warm-up is still doing it: wait for that (its error is this test's).
+                await asyncio.shield(self._warm_up)
+            parameters = self._parameters or parameters  # as edited before it began
+            if not self._stop_early:
+                self._entered_run = True
+                await self.runner.run(
+                    parameters.users,
+                    parameters.spawn_rate,
+                    parameters.run_time,
+                    # An empty host field means "as the command line said": -H, else each
+                    # class's own; the runner falls back to the environment's host on None.
+                    host=parameters.host or None,
+                    user_classes=self._classes(parameters.user_classes),
+                )
         except asyncio.CancelledError:
             logger.warning("The test was cancelled before its users had stopped.")
         except Exception as exc:

@@ -1,4 +1,4 @@
-"""The JSON the page reads: status, stats rows, failures, exceptions and chart points.
+"""The JSON the page reads: status, stats rows, failures, exceptions, chart points, workers.
 
 The same shapes go out in the event stream (`_stream.py`) and from `GET /api/state`. Chart
 points are compact arrays rather than objects because a reopened tab receives up to an hour
@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from loadhopper.distributed import WorkerInfo, WorkerState
+from loadhopper.distributed._master import CPU_WARNING_PERCENT
 from loadhopper.report import percentile_label
 from loadhopper.stats import RowSnapshot, StatsSnapshot, TimelinePoint
 from loadhopper.web._controller import ControllerStatus, WebController
 
-__all__ = ["POINT_FIELDS", "full_payload", "point_row", "status_dict", "update_payload"]
+__all__ = [
+    "POINT_FIELDS",
+    "full_payload",
+    "point_row",
+    "status_dict",
+    "update_payload",
+    "workers_dict",
+]
 
 # The fields of one chart point, in the order `point_row` writes them.
 POINT_FIELDS = ("time", "users", "rps", "fail_per_sec", "p50", "p95", "p99", "avg", "stalled_ms")
@@ -143,12 +152,44 @@ def point_row(point: TimelinePoint) -> list[float | int | None]:
     ]
 
 
+def _worker(info: WorkerInfo) -> dict[str, Any]:
+    # The field names of the JSON summary's `workers` (cli/_main.py), so that a script
+    # reading either finds the same record.
+    return {
+        "name": info.name,
+        "index": info.index,
+        "client_id": info.client_id,
+        "host": info.host,
+        "pid": info.pid,
+        "state": info.state.value,
+        "user_count": info.user_count,
+        "cpu_percent": round(info.cpu_percent, 1),
+        "lost_cause": info.lost_cause,
+        "cpu_warning": info.state is not WorkerState.LOST
+        and info.cpu_percent > CPU_WARNING_PERCENT,
+    }
+
+
+def workers_dict(workers: tuple[WorkerInfo, ...] | None) -> dict[str, Any] | None:
+    """The Workers tab: every worker of a distributed run, or None for one process."""
+    if workers is None:
+        return None
+    lost = sum(1 for w in workers if w.state is WorkerState.LOST)
+    return {
+        "workers": [_worker(info) for info in workers],
+        "live": len(workers) - lost,
+        "lost": lost,
+        "cpu_warning_percent": CPU_WARNING_PERCENT,
+    }
+
+
 def update_payload(controller: WebController) -> dict[str, Any]:
-    """Status and statistics now, without chart points (the stream adds those per tab)."""
+    """Status, statistics and workers now, without chart points (the stream adds those)."""
     snapshot = controller.snapshot()
     return {
         "status": status_dict(controller.status(), snapshot),
         "stats": stats_dict(snapshot),
+        "workers": workers_dict(controller.workers()),
     }
 
 

@@ -299,6 +299,51 @@
     more.textContent = "… and " + stats.exceptions_left_out + " more: see the exceptions CSV.";
   }
 
+  // ---- workers (a distributed run) --------------------------------------------------
+
+  // `workers` is null for a one-process run: no tab, no header metric.
+  function renderWorkers(workers) {
+    const distributed = workers !== null && workers !== undefined;
+    $("tab-button-workers").hidden = !distributed;
+    $("m-workers-box").hidden = !distributed;
+    if (!distributed) {
+      if (ui.activeTab === "workers") selectTab("stats");
+      return;
+    }
+    const total = workers.workers.length;
+    $("m-workers").textContent = workers.lost ? workers.live + " of " + total : String(total);
+    $("n-workers").textContent = workers.lost ? "(" + workers.lost + " lost)" : "";
+    $("workers-cpu-limit").textContent = String(workers.cpu_warning_percent);
+    $("workers-empty").hidden = total > 0;
+    const rows = document.createDocumentFragment();
+    workers.workers.forEach((worker) => {
+      const tr = document.createElement("tr");
+      tr.dataset.state = worker.state;
+      if (worker.state === "lost") tr.className = "lost";
+      const note = worker.state === "lost"
+        ? "lost: " + (worker.lost_cause || "no cause given")
+        : (worker.cpu_warning ? "CPU above " + workers.cpu_warning_percent + "%" : "");
+      const values = [
+        [worker.name, "text"],
+        [worker.host || "-", "text"],
+        [worker.pid ? String(worker.pid) : "-", ""],
+        [worker.state, "text state"], [count(worker.user_count), "users"],
+        // A lost worker's last report is history, not its load now.
+        [worker.state === "lost" ? "-" : worker.cpu_percent.toFixed(1),
+          worker.cpu_warning ? "cpu hot" : "cpu"],
+        [note, "text note"],
+      ];
+      values.forEach(([text, cls]) => {
+        const td = document.createElement("td");
+        td.textContent = text;
+        if (cls) td.className = cls;
+        tr.append(td);
+      });
+      rows.append(tr);
+    });
+    $("workers-table").tBodies[0].replaceChildren(rows);
+  }
+
   // ---- charts -----------------------------------------------------------------------
 
   const CHARTS = [
@@ -420,6 +465,7 @@
     ui.status = null;  // a restarted server counts generations from 0 again
     applyStatus(payload.status);
     applyStats(payload.stats);
+    renderWorkers(payload.workers);
     drawCharts(payload.points, payload.test_starts);
     document.body.dataset.ready = "true";
   }
@@ -428,6 +474,7 @@
     const payload = JSON.parse(event.data);
     applyStatus(payload.status);
     applyStats(payload.stats);
+    renderWorkers(payload.workers);
     if (ui.chartsReady) extendCharts(payload.points, payload.test_starts);
     document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
   }
