@@ -8,6 +8,8 @@ Errors (something went wrong; the message says what and what to do)::
      │    │    └── CatchResponseError   (what `resp.failure("text")` records)
      │    └── MissingWaitTimeError
      ├── ConfigError                    (bad flag, config file or environment variable)
+     │    └── RayTransportError         (a Ray run could not start: no cluster, too few CPUs)
+     │         └── RayNotInstalled      (--ray without the ray package; also an ImportError)
      ├── LocustfileError                (does not import, no User class, unknown class)
      ├── BridgeError                    (blocking client call outside a user greenlet)
      ├── StreamConsumedError            (a streamed body read twice)
@@ -56,6 +58,8 @@ __all__ = [
     "LocustfileError",
     "MissingWaitTimeError",
     "NameResolutionError",
+    "RayNotInstalled",
+    "RayTransportError",
     "ReadError",
     "ReadTimeout",
     "RemoteProtocolError",
@@ -97,6 +101,14 @@ class MissingWaitTimeError(LocustError):
 
 class ConfigError(LoadhopperError):
     """A command-line flag, config file or environment variable is invalid."""
+
+
+class RayTransportError(ConfigError):
+    """A Ray run could not start: no cluster, too few CPUs, a worker that failed to start."""
+
+
+class RayNotInstalled(RayTransportError, ImportError):
+    """`--ray` without the `ray` package installed."""
 
 
 class LocustfileError(LoadhopperError):

@@ -127,7 +127,8 @@ def test_a_lost_worker_is_reported_and_its_users_move_to_the_others() -> None:
 
     async def scenario() -> None:
         test = asyncio.create_task(master.run(4, 100.0, 4.0))
-        while master.user_count < 4:
+        # The users run (spawning_complete) and a first window of theirs was merged.
+        while master.user_count < 4 or env.stats.num_requests == 0:
             await asyncio.sleep(0.05)
         before.append(env.stats.num_requests)
         transport.kill(1)

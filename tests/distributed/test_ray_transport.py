@@ -81,7 +81,7 @@ def test_missing_ray_is_one_sentence_and_import_stays_light() -> None:
         sys.modules["ray"] = None  # what an environment without ray looks like to import
         import loadhopper.distributed._ray as module
         try:
-            module.RayTransport("local", 2, ".")
+            module.RayTransport("local", 2, ".", entry_point="echo_worker:serve")
         except module.RayNotInstalled as exc:
             print("ERROR", exc)
         """
@@ -394,7 +394,7 @@ def _alive(pid: int) -> bool:
 def test_spec_is_rewritten_for_the_shipped_folder(tmp_path: Path) -> None:
     project = tmp_path / "project"
     shipped_folder = project / "load"
-    transport = RayTransport("local", 1, str(shipped_folder))
+    transport = RayTransport("local", 1, str(shipped_folder), entry_point="echo_worker:serve")
     # Started above the shipped folder: the locustfile paths move, the rest stays.
     spec = WorkerSpec(
         ("-f", "load/lf.py", "-H", "x", "--locustfile=load/lf.py"), str(project), "load/lf.py"
@@ -404,3 +404,88 @@ def test_spec_is_rewritten_for_the_shipped_folder(tmp_path: Path) -> None:
     # Started inside it: the same place relative to the copy, arguments as given.
     inside = WorkerSpec(("-f", "../lf.py"), str(shipped_folder / "sub"), "../lf.py")
     assert transport._spec_for_actors(inside) == WorkerSpec(("-f", "../lf.py"), "sub", "../lf.py")
+
+
+# The workers write their pids where the test reads them (the Ray copy of the folder is
+# elsewhere), so that the test kills exactly one actor's process.
+FAULT_LOCUSTFILE = """
+import os
+from locust import HttpUser, constant, events, task
+from locust.runners import WorkerRunner
+
+PIDS = {pids!r}
+
+
+@events.test_start.add_listener
+def record_pid(environment, **_kwargs):
+    if isinstance(environment.runner, WorkerRunner):
+        path = os.path.join(PIDS, f"worker-{{environment.runner.worker_index}}.pid")
+        with open(path + ".tmp", "w") as handle:
+            handle.write(str(os.getpid()))
+        os.replace(path + ".tmp", path)
+
+
+class Simple(HttpUser):
+    wait_time = constant(0.02)
+
+    @task
+    def index(self):
+        self.client.get("/")
+"""
+
+
+def test_cli_ray_worker_killed_by_pid_keeps_its_counts_and_its_users_move(
+    shipped: Path, tmp_path: Path
+) -> None:
+    """SIGKILL one actor's process mid-run: Ray's reason is reported, nothing counted is lost.
+
+    The CLI joins this module's Ray instance (`--ray auto` at its address), so no second
+    instance starts.
+    """
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    (tmp_path / "locustfile.py").write_text(FAULT_LOCUSTFILE.format(pids=str(pids)))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    _Counting.received = 0
+    address = ray.get_runtime_context().gcs_address
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "loadhopper", "-f", "locustfile.py", "--headless"),
+            *("-u", "4", "-r", "100", "-t", "6", "--ray", "auto", "--workers", "2"),
+            *("-H", f"http://127.0.0.1:{server.server_address[1]}", "--json-file", "out"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ADDRESS": address},
+    )
+    try:
+        pid_file = pids / "worker-1.pid"
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        victim = int(pid_file.read_text())
+        time.sleep(1.5)
+        before = _Counting.received
+        os.kill(victim, 9)  # the actor's worker process, by its pid, nothing else
+        _out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        server.shutdown()
+        server.server_close()
+    assert process.returncode == 0, err[-3000:]  # a lost worker does not change the code
+    assert "Giving its users to the 1 remaining workers" in err
+    summary = json.loads((tmp_path / "out.json").read_text())
+    workers = summary["workers"]
+    assert [w["state"] for w in workers] == ["stopped", "lost"]
+    assert workers[1]["pid"] == victim
+    print("Ray's reason:", workers[1]["lost_cause"])
+    assert workers[1]["lost_cause"].startswith("The actor is dead because")  # Ray's reason
+    assert workers[1]["lost_cause"] in err
+    # Counted requests stay counted; some of the victim's may have died unanswered.
+    assert _Counting.received >= summary["aggregated"]["num_requests"] >= before > 0

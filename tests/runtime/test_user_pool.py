@@ -114,3 +114,30 @@ def test_a_user_stopped_inside_a_task_is_cancelled_when_its_grace_ends() -> None
             assert log == ["task", "on_stop"]
 
         _with_pool(env, body)
+
+
+def test_plan_targets_reaches_exact_per_class_counts_mixed_and_newest_stopped_first() -> None:
+    env = Environment(user_classes=[A, B, F], clock=FakeClock())
+
+    async def body(pool: UserPool) -> None:
+        # A worker's plan: the master already applied weights and fixed counts.
+        to_start, to_stop = pool.plan_targets({"A": 2, "B": 4, "Unknown": 3})
+        assert _names(to_start) == ["B", "A", "B", "B", "A", "B"]  # interleaved by count
+        assert to_stop == []
+        started = [pool.spawn(cls) for cls in to_start]
+        assert pool.classes_count() == {"A": 2, "B": 4}
+        # Down to one B and no A (left out of the targets): the newest of each go.
+        to_start, to_stop = pool.plan_targets({"B": 1})
+        assert to_start == []
+        assert [slot.user for slot in to_stop] == [
+            started[5],
+            started[4],
+            started[3],
+            started[2],
+            started[1],
+        ]
+        # Adding a class keeps what runs.
+        to_start, to_stop = pool.plan_targets({"A": 2, "B": 4, "F": 1})
+        assert sorted(_names(to_start)) == ["F"] and to_stop == []
+
+    _with_pool(env, body)

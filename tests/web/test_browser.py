@@ -8,66 +8,14 @@ Waits are for conditions on the page, never fixed sleeps.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api
+from browser_support import ARTIFACTS, WAIT_MS, PageProblems, shot
 from web_support import ui_server
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "web"
-WAIT_MS = 20_000
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    # `./dev test` installs both: a missing browser fails the test instead of skipping it.
-    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: apt-get install chromium"
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-class PageProblems:
-    """Everything that went wrong on a page: script errors, console errors, failed loads."""
-
-    def __init__(self, page: Any) -> None:
-        self.items: list[str] = []
-        page.on("pageerror", lambda error: self.items.append(f"page error: {error}"))
-        page.on(
-            "console",
-            lambda msg: self.items.append(f"console: {msg.text}") if msg.type == "error" else None,
-        )
-        page.on("requestfailed", lambda req: self.items.append(f"failed: {req.url}"))
-        page.on(
-            "response",
-            lambda resp: (
-                self.items.append(f"HTTP {resp.status}: {resp.url}") if resp.status >= 400 else None
-            ),
-        )
-
-
-def _shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def _trace_points(page: Any, chart: str) -> int:
@@ -100,7 +48,7 @@ def test_a_user_runs_a_test_in_the_browser(browser: Any, target: Any, tmp_path: 
         page.wait_for_selector("body[data-ready=true]")
         assert page.is_visible("#start-panel")
         assert page.locator("#f-classes input").count() == 3
-        _shot(page, "01-start-form")
+        shot(page, "01-start-form")
 
         page.fill("#f-users", "3")
         page.fill("#f-rate", "100")
@@ -133,7 +81,7 @@ def test_a_user_runs_a_test_in_the_browser(browser: Any, target: Any, tmp_path: 
         for chart in ("chart-rps", "chart-latency", "chart-users"):
             assert _trace_points(page, chart) >= 2
             assert _drawn_lines(page, f"#{chart}") >= 1
-        _shot(page, "02-running-charts")
+        shot(page, "02-running-charts")
         page.click("button[data-tab=failures]")
         page.wait_for_selector("#failures-table tbody tr")
         assert "HTTPError" in page.inner_text("#failures-table tbody")
@@ -141,18 +89,18 @@ def test_a_user_runs_a_test_in_the_browser(browser: Any, target: Any, tmp_path: 
         page.wait_for_selector("#exceptions-table tbody pre")
         assert "ValueError: the locustfile has a bug" in page.inner_text("#exceptions-table")
         page.click("button[data-tab=stats]")
-        _shot(page, "03-running-stats")
+        shot(page, "03-running-stats")
 
         page.click("#btn-edit")
         page.fill("#e-users", "5")
         page.click("#btn-edit-apply")
         page.wait_for_function("() => document.getElementById('m-users').textContent === '5'")
-        _shot(page, "04-edited")
+        shot(page, "04-edited")
 
         page.click("#btn-stop")
         page.wait_for_function("() => document.getElementById('m-state').textContent === 'STOPPED'")
         assert page.is_visible("#btn-new") and page.is_hidden("#btn-stop")
-        _shot(page, "05-stopped")
+        shot(page, "05-stopped")
 
         page.click("button[data-tab=downloads]")
         with page.expect_download() as info:
@@ -189,6 +137,6 @@ def _open_report_offline(browser: Any, report: Path) -> None:
     for chart in ("lh-chart-rps", "lh-chart-latency", "lh-chart-users"):
         assert _drawn_lines(page, f"#{chart}") >= 1, chart
     assert "/fail" in page.inner_text("body")
-    _shot(page, "06-report-offline")
+    shot(page, "06-report-offline")
     assert outside == [] and problems.items == []
     context.close()

@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api
-from test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, PageProblems, _shot
+from browser_support import WAIT_MS, PageProblems, shot
 from web_support import ui_server
 
 pytestmark = pytest.mark.browser
@@ -40,19 +39,6 @@ class Index(HttpUser):
         self.client.get("/")
 """
 URL_LINE = re.compile(r"^web UI on http://127\.0\.0\.1:(\d+)$")
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: apt-get install chromium"
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @contextmanager
@@ -114,10 +100,10 @@ def _gone(pid: int) -> bool:
 
 
 def test_the_browser_drives_a_two_process_run_and_sees_its_workers(
-    chromium: Any, target: Any, tmp_path: Path
+    browser: Any, target: Any, tmp_path: Path
 ) -> None:
     with distributed_ui(tmp_path, target.url) as (process, url):
-        context = chromium.new_context(viewport={"width": 1400, "height": 900})
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
         problems = PageProblems(page)
@@ -133,7 +119,7 @@ def test_the_browser_drives_a_two_process_run_and_sees_its_workers(
         assert page.inner_text("#m-workers") == "2"
         pids = [int(row["pid"]) for row in _workers(page)]
         assert len(set(pids)) == 2 and process.pid not in pids
-        _shot(page, "workers-01-ready")
+        shot(page, "workers-01-ready")
 
         page.fill("#f-users", "4")
         page.fill("#f-rate", "100")
@@ -141,7 +127,7 @@ def test_the_browser_drives_a_two_process_run_and_sees_its_workers(
         _wait_state(page, "RUNNING")
         _wait_users(page, ["2", "2"])
         assert [row["state"] for row in _workers(page)] == ["running", "running"]
-        _shot(page, "workers-02-running")
+        shot(page, "workers-02-running")
 
         page.click("#btn-edit")
         page.fill("#e-users", "6")
@@ -157,7 +143,7 @@ def test_the_browser_drives_a_two_process_run_and_sees_its_workers(
         assert page.inner_text("#n-workers") == "(1 lost)"
         assert page.inner_text("#m-workers") == "1 of 2"
         _wait_users(page, ["6", "0"])  # its users were given to the other worker
-        _shot(page, "workers-03-lost")
+        shot(page, "workers-03-lost")
 
         page.click("#btn-stop")
         _wait_state(page, "STOPPED")
@@ -186,9 +172,9 @@ def test_the_browser_drives_a_two_process_run_and_sees_its_workers(
         time.sleep(0.05)
 
 
-def test_a_one_process_ui_shows_no_workers_tab(chromium: Any) -> None:
+def test_a_one_process_ui_shows_no_workers_tab(browser: Any) -> None:
     with ui_server() as ui:
-        page = chromium.new_page()
+        page = browser.new_page()
         page.set_default_timeout(WAIT_MS)
         problems = PageProblems(page)
         page.goto(ui.url)

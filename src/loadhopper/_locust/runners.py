@@ -1,7 +1,10 @@
 """`locust.runners` for locustfiles run by loadhopper: the runners and Locust's state names.
 
-Only local runs exist: `MasterRunner` and `WorkerRunner` are real classes (so that
-`isinstance(environment.runner, WorkerRunner)` is simply False) that refuse to be built.
+`MasterRunner` and `WorkerRunner` are the classes the runners of a distributed run
+(`--processes N`, `--ray ADDRESS`) really are, so `isinstance(environment.runner,
+WorkerRunner)` picks the workers and `MasterRunner` the master, as in Locust (the master
+itself is `loadhopper.distributed.MasterRunner`, a subclass of this one). In a one-process
+run the runner is a `LocalRunner` and both tests are False.
 """
 
 from loadhopper.runtime._distributed_names import MasterRunner, WorkerRunner

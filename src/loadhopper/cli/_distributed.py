@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
 
-from loadhopper._exceptions import ConfigError
 from loadhopper.cli._options import Options
+from loadhopper.cli._worker_env import ENTRY_POINT
 from loadhopper.distributed import MasterRunner, WorkerSpec
 from loadhopper.distributed._pipes import PipeTransport
+from loadhopper.distributed._ray import RayTransport
 from loadhopper.distributed._transport import Transport
 from loadhopper.runtime import Environment
 
-__all__ = ["close_workers", "distributed_runner", "worker_count"]
-
-RAY_MISSING = "--ray needs Ray, which is not installed; run `pip install loadhopper[ray]`."
+__all__ = ["close_workers", "distributed_runner", "shipped_folder", "worker_count"]
 
 
 def worker_count(options: Options) -> int:
@@ -47,18 +45,28 @@ def distributed_runner(env: Environment, options: Options, argv: Sequence[str]) 
     return MasterRunner(env, transport, spec, count)
 
 
+def shipped_folder(cwd: str, locustfile: str) -> str:
+    """The folder a Ray run ships to its workers as their working directory.
+
+    The run's directory when every locustfile is inside it, so that `locust.conf`, data
+    files and modules next to it travel, as a Locust user running from a project folder
+    expects; otherwise the (first) locustfile's own folder.
+    """
+    cwd = os.path.abspath(cwd)
+    paths = [os.path.abspath(os.path.join(cwd, part)) for part in locustfile.split(",") if part]
+    if all(os.path.commonpath([path, cwd]) == cwd for path in paths):
+        return cwd
+    first = paths[0]
+    return first if os.path.isdir(first) else os.path.dirname(first)
+
+
 def _ray_transport(options: Options) -> Transport:
-    try:
-        from loadhopper.distributed import _ray
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and exc.name.split(".")[0] == "ray":
-            raise ConfigError(RAY_MISSING) from None
-        raise
-    factory: Any = _ray.RayTransport
-    transport: Transport = factory(
-        address=options.ray,
+    # Without the ray package this raises RayNotInstalled, a ConfigError: exit 2, one line.
+    transport: Transport = RayTransport(
+        address=options.ray or "auto",
         workers=options.workers,
-        working_dir=os.path.dirname(os.path.abspath(options.locustfile)),
+        working_dir=shipped_folder(os.getcwd(), options.locustfile),
+        entry_point=ENTRY_POINT,
     )
     return transport
 

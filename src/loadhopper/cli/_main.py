@@ -36,7 +36,7 @@ from loadhopper.cli._outputs import Outputs
 from loadhopper.cli._parser import build_parser
 from loadhopper.cli._task_ratio import format_task_ratios, task_ratio_json
 from loadhopper.cli._validation import check_options, check_run
-from loadhopper.distributed import MasterRunner, WorkerInfo
+from loadhopper.distributed import MasterRunner
 from loadhopper.http import BodyLimits
 from loadhopper.report import RunInfo
 from loadhopper.runtime import (
@@ -322,27 +322,13 @@ def _conclude(
     else:
         code = EXIT_OK
     if isinstance(env.runner, MasterRunner):
-        outputs.workers = [_worker_dict(info) for info in env.runner.workers]
+        outputs.workers = env.runner.workers
     written = outputs.finish(snapshot, run)
     if not written and env.process_exit_code is None:
         code = EXIT_USAGE
     logger.info("Shutting down (exit code %d)", code)
     events.quit.fire(exit_code=code)
     return code
-
-
-def _worker_dict(info: WorkerInfo) -> dict[str, Any]:
-    return {
-        "name": info.name,
-        "index": info.index,
-        "client_id": info.client_id,
-        "host": info.host,
-        "pid": info.pid,
-        "state": str(info.state),
-        "user_count": info.user_count,
-        "cpu_percent": round(info.cpu_percent, 1),
-        "lost_cause": info.lost_cause,
-    }
 
 
 def _web(env: Environment, options: Options) -> int:

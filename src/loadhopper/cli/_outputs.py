@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from loadhopper._exceptions import ConfigError, LoadhopperError
 from loadhopper.cli._options import Options
 from loadhopper.cli._retry import TRANSIENT_ERRNOS, Retry, reason_of
+from loadhopper.distributed import WorkerInfo
 from loadhopper.report import (
     MAX_PENDING_HISTORY_BYTES,
     CsvReport,
@@ -78,8 +78,8 @@ class Outputs:
         )
         self.json_path = json_path(options)
         self.html_path = html_path(options)
-        # A distributed run's workers (`MasterRunner.workers` as dicts), for the JSON summary.
-        self.workers: list[dict[str, Any]] | None = None
+        # A distributed run's workers (`MasterRunner.workers`), for the JSON summary.
+        self.workers: list[WorkerInfo] | None = None
         self._retry = Retry() if retry is None else retry
         self._csv_error: str | None = None  # the last window's CSV error, until one succeeds
         self._dropped_logged = False
@@ -180,13 +180,7 @@ class Outputs:
         return ok
 
     def _json(self, snapshot: StatsSnapshot, run: RunInfo) -> str:
-        text = format_json(snapshot, run)
-        if self.workers is None:
-            return text
-        # The summary's own fields stay as report/ writes them; the workers are added beside.
-        summary = json.loads(text)
-        summary["workers"] = self.workers
-        return json.dumps(summary, indent=2) + "\n"
+        return format_json(snapshot, run, self.workers)
 
     def _final_writes(
         self, snapshot: StatsSnapshot, run: RunInfo

@@ -31,6 +31,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -41,9 +42,11 @@ from loadhopper.distributed._messages import (
     Configure,
     CustomMessage,
     Failed,
+    Heartbeat,
     Hello,
     MasterMessage,
     Quit,
+    ResetStats,
     SetTargets,
     SpawningComplete,
     Stopped,
@@ -204,6 +207,7 @@ class MasterRunner(_MasterBase):
         self._newest_index: int | None = None
         self._stats_reset_done = False
         self._closing = False
+        self._generation = 0  # resets so far: older windows from a worker are dropped
 
     # ---- what the UI and the CLI read ---------------------------------------------------
 
@@ -319,6 +323,10 @@ class MasterRunner(_MasterBase):
             worker.state = WorkerState.READY
             worker.hello.set()
         elif isinstance(message, SpawningComplete):
+            # The master's spawning_complete says the users now running, not those of the
+            # last window, which closed before the ramp ended.
+            worker.user_count = message.user_count
+            worker.classes = dict(message.classes)
             worker.spawned = True
             worker.state = WorkerState.RUNNING
             self._check_spawned()
@@ -339,7 +347,10 @@ class MasterRunner(_MasterBase):
 
     def _on_window(self, worker: _Worker, report: WindowReport) -> None:
         delta = WindowDelta.from_bytes(report.delta)
-        self.environment.stats.merge(delta)
+        # A window the worker closed before it handled the last reset holds requests from
+        # before it: dropped, so a reset is as exact as in one process.
+        if report.generation == self._generation:
+            self.environment.stats.merge(delta)
         worker.user_count = report.user_count
         worker.classes = dict(report.classes)
         worker.cpu_percent = report.cpu_percent
@@ -369,6 +380,7 @@ class MasterRunner(_MasterBase):
             )
 
     def _fire_round(self) -> None:
+        self._beat()
         self._pending_round = {w.index for w in self._workers if w.live}
         self._last_round = self.clock.monotonic()
         index = self._newest_index
@@ -383,6 +395,13 @@ class MasterRunner(_MasterBase):
             return
         for listener in list(self.window_listeners):
             listener(point)
+
+    def _beat(self) -> None:
+        events = self.environment.events
+        for worker in self._workers:
+            if worker.live:
+                worker.send(Heartbeat())
+                events.heartbeat_sent.fire(client_id=worker.client_id, timestamp=time.time())
 
     def _lose(self, worker: _Worker, cause: str) -> None:
         if not worker.live:
@@ -435,6 +454,11 @@ class MasterRunner(_MasterBase):
         self._stats_reset_done = False
         self.quitting = False
         model = self._model(user_count, spawn_rate)
+        # Locust's master knows the target before test_start fires: listeners deal data
+        # to the workers by it (Locust's custom_messages.py example). A shape's first
+        # tick comes after test_start, as the first window of a local shape run.
+        self.target_user_count = user_count if env.shape_class is None else 0
+        self.spawn_rate = spawn_rate
         with env.testing_host(host):
             env.stats.reset(self.clock.time())
             self._pending_round = {w.index for w in self._workers if w.live}
@@ -600,6 +624,9 @@ class MasterRunner(_MasterBase):
         self.greenlet.changed()
 
     def reset_stats(self) -> None:
-        """Reset the merged statistics now and fire `reset_stats`."""
+        """Reset the merged statistics and every worker's unreported ones; fire `reset_stats`."""
+        self._generation += 1
         self.environment.stats.reset(self.clock.time())
+        for worker in self._workers:
+            worker.send(ResetStats(self._generation))
         self.environment.events.reset_stats.fire()

@@ -22,9 +22,11 @@ __all__ = [
     "Configure",
     "CustomMessage",
     "Failed",
+    "Heartbeat",
     "Hello",
     "MasterMessage",
     "Quit",
+    "ResetStats",
     "SetTargets",
     "SpawningComplete",
     "StopTest",
@@ -63,6 +65,26 @@ class StopTest:
 
 
 @dataclass(frozen=True, slots=True)
+class ResetStats:
+    """Forget what is not yet reported: the master reset the merged statistics.
+
+    Windows the worker closes from then on carry `generation`, so the master tells the
+    ones closed before the reset (still on their way) from the ones after.
+    """
+
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Once a second to each live worker, with the merged round: Locust's heartbeat events.
+
+    Liveness itself needs no heartbeat (a dead pipe or a failed Ray pull says it); this
+    one exists for locustfiles that listen to `heartbeat_sent` / `heartbeat_received`.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class Quit:
     """Stop (if running) and end the worker."""
 
@@ -88,13 +110,15 @@ class WindowReport:
     classes: tuple[tuple[str, int], ...]
     cpu_percent: float  # this process's CPU over the window (100 = one core)
     data: dict[str, Any] = field(default_factory=dict)  # what report_to_master added
+    generation: int = 0  # the last ResetStats the worker had handled when it closed it
 
 
 @dataclass(frozen=True, slots=True)
 class SpawningComplete:
-    """The worker reached its targets."""
+    """The worker reached its targets: its users then, in all and per class."""
 
     user_count: int
+    classes: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +146,15 @@ class CustomMessage:
     data: Any
 
 
-MasterMessage = Configure | SetTargets | StopTest | Quit | CustomMessage
+MasterMessage = Configure | SetTargets | ResetStats | StopTest | Heartbeat | Quit | CustomMessage
 WorkerMessage = Hello | WindowReport | SpawningComplete | Stopped | Failed | CustomMessage
 
 _TYPES = (
     Configure,
     SetTargets,
+    ResetStats,
     StopTest,
+    Heartbeat,
     Quit,
     Hello,
     WindowReport,

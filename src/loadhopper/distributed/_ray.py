@@ -33,9 +33,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from loadhopper._exceptions import ConfigError
+from loadhopper._exceptions import RayNotInstalled, RayTransportError
 from loadhopper.distributed._ray_actor import (
-    DEFAULT_ENTRY_POINT,
     INBOUND_LIMIT,
     Pulled,
     RayWorkerActor,
@@ -57,14 +56,6 @@ INBOX_SIZE = 1024
 # The object store holds only pull answers above 100 KB; Ray's minimum is 75 MiB.
 LOCAL_OBJECT_STORE = 100 * 1024 * 1024
 AUTH_MODE = "RAY_AUTH_MODE"  # Ray's only switch for token auth (since 2.52)
-
-
-class RayTransportError(ConfigError):
-    """A Ray run could not start: no cluster, too few CPUs, a worker that failed to start."""
-
-
-class RayNotInstalled(RayTransportError, ImportError):
-    """`--ray` without the `ray` package."""
 
 
 class _RayLink:
@@ -101,7 +92,8 @@ class RayTransport:
             cluster offers.
         working_dir: the folder shipped to every worker as its current directory (the
             locustfile's folder).
-        entry_point: "module:function" run in each actor; tests name their own worker.
+        entry_point: "module:function" run in each actor, with `serve`'s signature and
+            its environment factory bound (the CLI's `serve_cli_worker`; tests name their own).
     """
 
     def __init__(
@@ -110,7 +102,7 @@ class RayTransport:
         workers: int | None,
         working_dir: str,
         *,
-        entry_point: str = DEFAULT_ENTRY_POINT,
+        entry_point: str,
     ) -> None:
         try:
             import ray

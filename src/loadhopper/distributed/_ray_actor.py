@@ -35,7 +35,6 @@ from typing import NamedTuple, cast
 from loadhopper.distributed._transport import WorkerSpec
 
 __all__ = [
-    "DEFAULT_ENTRY_POINT",
     "INBOUND_LIMIT",
     "OUTBOX_LIMIT",
     "PULL_MAX_BYTES",
@@ -43,8 +42,6 @@ __all__ = [
     "Pulled",
     "RayWorkerActor",
 ]
-
-DEFAULT_ENTRY_POINT = "loadhopper.distributed._worker:serve"
 
 # The master's frames are commands (targets, custom messages): a few per second. 10,000
 # unread ones mean `serve` is stuck; the master holds the rest on its side.
@@ -89,7 +86,7 @@ def _resolve(entry_point: str) -> Serve:
 class RayWorkerActor:
     """One worker: `serve` on its own loop, with bounded buffers both ways."""
 
-    def __init__(self, spec: WorkerSpec, entry_point: str = DEFAULT_ENTRY_POINT) -> None:
+    def __init__(self, spec: WorkerSpec, entry_point: str) -> None:
         self._spec = spec
         self._entry_point = entry_point
         self._loop = _new_loop()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import socket
@@ -26,9 +25,11 @@ from loadhopper.distributed._messages import (
     Configure,
     CustomMessage,
     Failed,
+    Heartbeat,
     Hello,
     MasterMessage,
     Quit,
+    ResetStats,
     SetTargets,
     SpawningComplete,
     Stopped,
@@ -52,14 +53,6 @@ EXIT_WORKER_FAILED = 1
 """A worker's exit code when it could not run (it said why in a `Failed` message)."""
 
 
-def _environment_from_spec(spec: WorkerSpec) -> Environment:
-    # The CLI sits above this layer; it is named by string, as Environment.create_web_ui
-    # names the web layer, so that a Ray actor builds its run exactly as the CLI does.
-    builder: Any = importlib.import_module("loadhopper.cli._worker_env")
-    environment: Environment = builder.environment_from_spec(spec)
-    return environment
-
-
 class _CpuMeter:
     """This process's CPU use between two reads, in percent of one core."""
 
@@ -79,7 +72,7 @@ async def serve(
     frames: AsyncIterator[bytes],
     send: Callable[[bytes], None],
     *,
-    environment_factory: EnvironmentFactory | None = None,
+    environment_factory: EnvironmentFactory,
 ) -> int:
     """Answer the master's frames until it says quit; return the worker's exit code.
 
@@ -87,8 +80,8 @@ async def serve(
         spec: what makes this worker a copy of the run.
         frames: the master's frames, in order; their end means the master is gone.
         send: sends one frame to the master (non-blocking).
-        environment_factory: builds the Environment instead of loading `spec` (a forked
-            child already has the locustfile; tests build theirs).
+        environment_factory: builds the run's Environment (a forked child already has
+            it; a Ray actor loads `spec` as the CLI does; tests build theirs).
 
     Returns:
         0 after `Quit` or the end of `frames`, `EXIT_WORKER_FAILED` if the run could not
@@ -99,7 +92,7 @@ async def serve(
         send(encode(message))
 
     try:
-        environment = (environment_factory or _environment_from_spec)(spec)
+        environment = environment_factory(spec)
     except BaseException as exc:  # SystemExit from an argument error included
         tell(Failed(f"the worker could not load the run: {type(exc).__name__}: {exc}"))
         return EXIT_WORKER_FAILED
@@ -131,12 +124,14 @@ class _Worker:
         self._test: asyncio.Task[None] | None = None
         self._final: WindowReport | None = None
         self._cpu = _CpuMeter()
+        self._generation = 0
         runner.window_sink = self._on_window
         runner.message_sink = lambda name, data: tell(CustomMessage(name, data))
         runner.environment.events.spawning_complete.add_listener(self._on_spawned)
 
     def _on_spawned(self, user_count: int, **_kwargs: Any) -> None:
-        self._tell(SpawningComplete(user_count))
+        classes = tuple(sorted(self.runner.user_classes_count.items()))
+        self._tell(SpawningComplete(user_count, classes))
 
     def _on_window(self, delta: WindowDelta, final: bool) -> None:
         runner = self.runner
@@ -149,6 +144,7 @@ class _Worker:
             classes=tuple(sorted(runner.user_classes_count.items())),
             cpu_percent=self._cpu.read(),
             data=data,
+            generation=self._generation,
         )
         if final:
             self._final = report  # sent with Stopped, once the test has ended
@@ -170,8 +166,15 @@ class _Worker:
                 )
             else:
                 runner.start(total, message.spawn_rate)
+        elif isinstance(message, ResetStats):
+            self._generation = message.generation
+            runner.reset_stats()
         elif isinstance(message, StopTest):
             await self._stop()
+        elif isinstance(message, Heartbeat):
+            runner.environment.events.heartbeat_received.fire(
+                client_id=runner.client_id, timestamp=time.time()
+            )
         elif isinstance(message, CustomMessage):
             runner.handle_message(message.name, message.data)
 

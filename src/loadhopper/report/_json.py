@@ -25,7 +25,13 @@ are milliseconds over successful requests, `null` when there was none; rates are
                         "sites": [{"file", "line", "function", "location", "count",
                                    "total_ms", "longest_ms"}]},   most blocked time first
         "windows": [{"time", "stalled_ms", "stall_site"}]          only the stalled windows
-      }
+      },
+      "workers": [{"name", "index", "client_id", "host", "pid", "state", "user_count",
+                   "cpu_percent", "lost_cause"}]     a distributed run's workers, by index
+                                                     (absent in a one-process run); state
+                                                     is starting, ready, spawning, running,
+                                                     stopped or lost; lost_cause is one
+                                                     sentence (Ray's reason) or null
     }
 
     ROW = {"method", "name", "num_requests", "num_failures", "fail_ratio",
@@ -39,9 +45,11 @@ are milliseconds over successful requests, `null` when there was none; rates are
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from loadhopper.distributed import WorkerInfo
 from loadhopper.report._format import percentile_key
 from loadhopper.report._run_info import RunInfo
 from loadhopper.stats import RowSnapshot, StatsSnapshot
@@ -75,10 +83,19 @@ def _row(row: RowSnapshot, keys: list[str]) -> dict[str, Any]:
     }
 
 
-def summary_dict(snapshot: StatsSnapshot, run: RunInfo) -> dict[str, Any]:
-    """Build the JSON summary as plain data (see the module docstring for the schema)."""
+def summary_dict(
+    snapshot: StatsSnapshot, run: RunInfo, workers: Sequence[WorkerInfo] | None = None
+) -> dict[str, Any]:
+    """Build the JSON summary as plain data (see the module docstring for the schema).
+
+    Args:
+        snapshot: the statistics to summarise.
+        run: what the run was.
+        workers: a distributed run's workers (`MasterRunner.workers`); None leaves the
+            `workers` section out.
+    """
     keys = [percentile_key(p) for p in snapshot.percentiles]
-    return {
+    summary = {
         "schema": SCHEMA,
         "run": {
             "start_time": run.start_time,
@@ -115,6 +132,23 @@ def summary_dict(snapshot: StatsSnapshot, run: RunInfo) -> dict[str, Any]:
         ],
         "generator_health": _health(snapshot),
     }
+    if workers is not None:
+        summary["workers"] = [_worker(info) for info in workers]
+    return summary
+
+
+def _worker(info: WorkerInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "index": info.index,
+        "client_id": info.client_id,
+        "host": info.host,
+        "pid": info.pid,
+        "state": str(info.state),
+        "user_count": info.user_count,
+        "cpu_percent": round(info.cpu_percent, 1),
+        "lost_cause": info.lost_cause,
+    }
 
 
 def _health(snapshot: StatsSnapshot) -> dict[str, Any]:
@@ -147,6 +181,8 @@ def _health(snapshot: StatsSnapshot) -> dict[str, Any]:
     }
 
 
-def format_json(snapshot: StatsSnapshot, run: RunInfo) -> str:
-    """The JSON summary as text, indented, with a trailing newline."""
-    return json.dumps(summary_dict(snapshot, run), indent=2) + "\n"
+def format_json(
+    snapshot: StatsSnapshot, run: RunInfo, workers: Sequence[WorkerInfo] | None = None
+) -> str:
+    """The JSON summary as text, indented, with a trailing newline (see `summary_dict`)."""
+    return json.dumps(summary_dict(snapshot, run, workers), indent=2) + "\n"

@@ -12,13 +12,11 @@ holds what both sides share: Locust's custom messages.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loadhopper._exceptions import LoadhopperError
-from loadhopper.runtime._dispatch import smooth_weighted_order
 from loadhopper.runtime._load_model import ClosedRamp, LoadModel
 from loadhopper.runtime._runner import LocalRunner
 from loadhopper.runtime._state import RunnerState
@@ -101,8 +99,8 @@ class WorkerRunner(LocalRunner):
         client_id: Locust's name for this worker ("host_pid").
     """
 
-    # The master resets the merged statistics; a worker resetting its own would only
-    # drop requests from its next delta.
+    # The master resets the merged statistics when every worker has spawned, and then
+    # tells each worker to reset (`reset_stats` below); a worker does not decide alone.
     _resets_own_stats = False
 
     def __init__(self, environment: Environment, client_id: str = "") -> None:
@@ -150,6 +148,13 @@ class WorkerRunner(LocalRunner):
             )
         sink(name, data)
 
+    def reset_stats(self) -> None:
+        """Forget what this worker has not reported yet (its master asked).
+
+        The `reset_stats` event fires on the master, which owns the merged statistics.
+        """
+        self.environment.stats.reset(self.clock.time())
+
     def handle_message(self, name: str, data: Any) -> None:
         """A custom message from the master."""
         self._messages.handle(name, data, "master")
@@ -163,28 +168,8 @@ class WorkerRunner(LocalRunner):
     def _plan(
         self, pool: UserPool, user_count: int, classes: Sequence[type[User]]
     ) -> tuple[list[type[User]], list[Any]]:
-        by_name = {cls.__name__: cls for cls in self.environment.user_classes}
-        slots = list(pool._slots)
-        have = Counter(type(slot.user).__name__ for slot in slots)
-        wanted = {name: n for name, n in self._targets.items() if name in by_name}
-        deficits = [
-            (name, wanted[name] - have[name]) for name in wanted if wanted[name] > have[name]
-        ]
-        # Interleave the classes to start, so that a ramp keeps the mix all the way up.
-        names = smooth_weighted_order(
-            [name for name, _ in deficits],
-            [float(n) for _, n in deficits],
-            sum(n for _, n in deficits),
-        )
-        to_start = [by_name[name] for name in names]
-        excess = {name: have[name] - wanted.get(name, 0) for name in have}
-        to_stop = []
-        for slot in reversed(slots):  # newest first, as a local ramp down
-            name = type(slot.user).__name__
-            if excess.get(name, 0) > 0:
-                excess[name] -= 1
-                to_stop.append(slot)
-        return to_start, to_stop
+        # The master dealt this worker its per-class counts; `user_count` is their sum.
+        return pool.plan_targets(self._targets)
 
     def _close_window(self, user_count: int) -> None:
         stats = self.environment.stats

@@ -159,6 +159,9 @@ class Events:
         reset_stats: `()` when the statistics are reset.
         report_to_master: `(client_id, data)` in a worker, before each report.
         worker_report: `(client_id, data)` in the master, for each report.
+        heartbeat_sent: `(client_id, timestamp)` in the master, once a second per live
+            worker, when it sends that worker its heartbeat.
+        heartbeat_received: `(client_id, timestamp)` in a worker, for each heartbeat.
         cpu_warning: `(environment, cpu_usage)` when the CPU is saturated.
         usage_monitor: `(environment, cpu_usage, memory_usage)` periodically.
     """
@@ -177,6 +180,8 @@ class Events:
         self.reset_stats = EventHook()
         self.report_to_master = EventHook()
         self.worker_report = EventHook()
+        self.heartbeat_sent = EventHook()
+        self.heartbeat_received = EventHook()
         self.cpu_warning = EventHook()
         self.usage_monitor = EventHook()
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from loadhopper._exceptions import StopTest
 from loadhopper.runtime._clock import Clock
-from loadhopper.runtime._dispatch import class_sequence
+from loadhopper.runtime._dispatch import class_sequence, smooth_weighted_order
 from loadhopper.user import User
 
 if TYPE_CHECKING:
@@ -134,6 +134,33 @@ class UserPool:
                 excess[cls] -= 1
                 to_stop.append(slot)
         return to_start, to_stop
+
+    def plan_targets(self, targets: dict[str, int]) -> tuple[list[type[User]], list[_Slot]]:
+        """Which users to start and stop to run exactly `targets` users per class name.
+
+        A worker's plan: its master has already applied the weights and fixed counts over
+        the whole run. Names that are not among the environment's classes are ignored. The
+        users to start interleave the classes (smooth weighted round-robin), so that a ramp
+        keeps the mix all the way up; the users to stop are the newest of each class in
+        excess, classes left out of `targets` included.
+        """
+        by_name = {cls.__name__: cls for cls in self._environment.user_classes}
+        have = Counter(type(slot.user).__name__ for slot in self._slots)
+        wanted = {name: n for name, n in targets.items() if name in by_name}
+        deficits = [(name, n - have[name]) for name, n in wanted.items() if n > have[name]]
+        names = smooth_weighted_order(
+            [name for name, _ in deficits],
+            [float(n) for _, n in deficits],
+            sum(n for _, n in deficits),
+        )
+        excess = {name: n - wanted.get(name, 0) for name, n in have.items()}
+        to_stop: list[_Slot] = []
+        for slot in reversed(self._slots):  # newest first
+            name = type(slot.user).__name__
+            if excess.get(name, 0) > 0:
+                excess[name] -= 1
+                to_stop.append(slot)
+        return [by_name[name] for name in names], to_stop
 
     # ---- starting and stopping ---------------------------------------------------------
 
