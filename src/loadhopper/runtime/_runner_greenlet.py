@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from loadhopper.runtime._gevent._hub import notify_links, running_loop, wait_ready
+from loadhopper.runtime._gevent._hub import add_link, notify_links, running_loop, wait_ready
 from loadhopper.runtime._library import library_hub, waiting_hub
 from loadhopper.runtime._state import RunnerState
 
@@ -64,14 +64,7 @@ class RunnerGreenlet:
 
     def rawlink(self, callback: Callable[[Any], object]) -> None:
         """Call `callback(self)` once the runner has quit (soon, if it already has)."""
-        if not self.dead:
-            self._links.append(callback)
-            return
-        loop = running_loop()
-        if loop is None:
-            notify_links(self, [callback])
-        else:
-            loop.call_soon(notify_links, self, [callback])
+        add_link(self, self._links, self.dead, callback)
 
     link = rawlink
 

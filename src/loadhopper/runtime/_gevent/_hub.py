@@ -43,6 +43,7 @@ __all__ = [
     "GreenletScope",
     "Linkable",
     "Startable",
+    "add_link",
     "adopt_pending",
     "block",
     "can_wait",
@@ -149,6 +150,23 @@ def notify_links(source: object, links: list[Callable[[Any], object]]) -> None:
             link(source)
         except Exception:
             logger.exception("a gevent link callback (%r) failed", link)
+
+
+def add_link(
+    source: object,
+    links: list[Callable[[Any], object]],
+    done: bool,
+    callback: Callable[[Any], object],
+) -> None:
+    """Keep `callback` in `links` for when `source` is done, or call it soon if it is."""
+    if not done:
+        links.append(callback)
+        return
+    loop = running_loop()
+    if loop is None:
+        notify_links(source, [callback])
+    else:
+        loop.call_soon(notify_links, source, [callback])
 
 
 def wait_ready(

@@ -21,11 +21,11 @@ from greenlet import GreenletExit, getcurrent
 from loadhopper._bridge import call_in_worker
 from loadhopper.runtime._gevent._hub import (
     Linkable,
+    add_link,
     can_wait,
     launch,
     notify_links,
     report_error,
-    running_loop,
     wait_ready,
 )
 from loadhopper.runtime._gevent.timeout import Timeout
@@ -176,14 +176,7 @@ class Greenlet:
 
     def rawlink(self, callback: Callable[[Any], object]) -> None:
         """Call `callback(self)` when the greenlet finishes (soon, if it already has)."""
-        if not self._dead:
-            self._links.append(callback)
-            return
-        loop = running_loop()
-        if loop is None:
-            notify_links(self, [callback])
-        else:
-            loop.call_soon(notify_links, self, [callback])
+        add_link(self, self._links, self._dead, callback)
 
     link = rawlink
 
