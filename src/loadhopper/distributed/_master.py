@@ -60,17 +60,15 @@ from loadhopper.runtime import Environment, RunnerState, class_sequence, spawn_s
 from loadhopper.runtime import MasterRunner as _MasterBase
 from loadhopper.runtime._distributed_names import CustomMessages, MessageHandler
 from loadhopper.runtime._load_model import (
-    ClosedRamp,
     LoadModel,
     SetUsers,
-    ShapeModel,
+    model_of_test,
 )
 from loadhopper.runtime._load_model import (
     StopTest as StopCommand,
 )
 from loadhopper.runtime._runner import HISTORY_POINTS, WINDOW_SECONDS, _Background
 from loadhopper.runtime._runner_greenlet import RunnerGreenlet
-from loadhopper.runtime._shape import LoadTestShape
 from loadhopper.runtime._user_pool import DRAIN_SECONDS, ON_STOP_GRACE_SECONDS
 from loadhopper.stats import StatsCollector, TimelinePoint, WindowDelta
 from loadhopper.user import User
@@ -453,7 +451,7 @@ class MasterRunner(_MasterBase):
         self._stop_requested = asyncio.Event()
         self._stats_reset_done = False
         self.quitting = False
-        model = self._model(user_count, spawn_rate)
+        model = model_of_test(self, user_count, spawn_rate)
         # Locust's master knows the target before test_start fires: listeners deal data
         # to the workers by it (Locust's custom_messages.py example). A shape's first
         # tick comes after test_start, as the first window of a local shape run.
@@ -490,16 +488,6 @@ class MasterRunner(_MasterBase):
                 self.state = RunnerState.STOPPED
                 env.events.test_stop.fire(environment=env)
                 self.greenlet.changed()
-
-    def _model(self, user_count: int, spawn_rate: float) -> LoadModel:
-        shape_class = self.environment.shape_class
-        if shape_class is None:
-            return ClosedRamp(user_count, spawn_rate)
-        shape: LoadTestShape = shape_class() if isinstance(shape_class, type) else shape_class
-        shape.runner = self
-        shape._clock = self.clock
-        shape.reset_time()
-        return ShapeModel(shape, self.environment.stats, self.environment.catch_exceptions)
 
     async def _follow(self, model: LoadModel) -> None:
         async for command in model.commands(self.clock):

@@ -23,7 +23,7 @@ import logging
 import traceback
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from loadhopper._exceptions import StopTest as StopTestSignal
 from loadhopper.runtime._clock import Clock
@@ -31,6 +31,9 @@ from loadhopper.runtime._environment import user_frames
 from loadhopper.runtime._shape import LoadTestShape
 from loadhopper.stats import StatsCollector
 from loadhopper.user import User
+
+if TYPE_CHECKING:
+    from loadhopper.runtime._runner_protocol import Runner
 
 __all__ = [
     "SHAPE_POLL_SECONDS",
@@ -41,6 +44,7 @@ __all__ = [
     "ShapeModel",
     "StartIteration",
     "StopTest",
+    "model_of_test",
     "read_tick",
 ]
 
@@ -228,3 +232,20 @@ def read_tick(shape: LoadTestShape, answer: object) -> SetUsers | None:
             "give a list of User classes, or return only (users, spawn_rate) to run them all."
         )
     return SetUsers(user_count, spawn_rate, tuple(classes))
+
+
+def model_of_test(runner: Runner, user_count: int, spawn_rate: float) -> LoadModel:
+    """The load model of a test: the environment's LoadTestShape, else the `-u/-r` ramp.
+
+    A shape class gets a fresh instance per test (an instance is used as it is); either way
+    it is bound to `runner` and its clock, and its time starts now.
+    """
+    env = runner.environment
+    shape_class = env.shape_class
+    if shape_class is None:
+        return ClosedRamp(user_count, spawn_rate)
+    shape: LoadTestShape = shape_class() if isinstance(shape_class, type) else shape_class
+    shape.runner = runner
+    shape._clock = runner.clock
+    shape.reset_time()
+    return ShapeModel(shape, env.stats, env.catch_exceptions)

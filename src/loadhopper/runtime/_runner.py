@@ -51,15 +51,13 @@ from loadhopper.runtime._gevent._hub import GreenletScope, block, running_loop
 from loadhopper.runtime._library import current_hub, library_hub, waiting_hub
 from loadhopper.runtime._limits import raise_open_file_limit
 from loadhopper.runtime._load_model import (
-    ClosedRamp,
     LoadModel,
     SetUsers,
-    ShapeModel,
     StartIteration,
     StopTest,
+    model_of_test,
 )
 from loadhopper.runtime._runner_greenlet import RunnerGreenlet
-from loadhopper.runtime._shape import LoadTestShape
 from loadhopper.runtime._sleep_patch import sleep_patch
 from loadhopper.runtime._stall_watch import StallWatch
 from loadhopper.runtime._state import RunnerState
@@ -231,7 +229,7 @@ class LocalRunner:
         if problem:
             logger.warning(problem)
         env.task_filter.warn_empty(list(classes))
-        model = self._model(user_count, spawn_rate)
+        model = model_of_test(self, user_count, spawn_rate)
         self._test_classes = classes
         self._active_classes = None
         self._stop_requested = asyncio.Event()
@@ -282,18 +280,6 @@ class LocalRunner:
                 self._release_spawn_waiters()
                 env.events.test_stop.fire(environment=env)
                 self.greenlet.changed()
-
-    def _model(self, user_count: int, spawn_rate: float) -> LoadModel:
-        """The load model of the test: the environment's shape, else the `-u/-r` ramp."""
-        shape_class = self.environment.shape_class
-        if shape_class is None:
-            return ClosedRamp(user_count, spawn_rate)
-        shape: LoadTestShape = shape_class() if isinstance(shape_class, type) else shape_class
-        shape.runner = self
-        shape._clock = self.clock
-        shape.reset_time()
-        env = self.environment
-        return ShapeModel(shape, env.stats, env.catch_exceptions)
 
     async def _follow(self, model: LoadModel) -> None:
         async for command in model.commands(self.clock):
