@@ -6,9 +6,10 @@ forked processes over socketpairs (`_pipes.py`, `--processes`), Ray actors (`_ra
 `serve` (`_worker.py`); the messages are in `_messages.py`.
 """
 
-from loadhopper.distributed._master import MasterRunner, WorkerInfo, WorkerState
+from loadhopper.distributed._master import MasterRunner
 from loadhopper.distributed._transport import Link, Transport, WorkerLost, WorkerSpec
 from loadhopper.distributed._worker import serve
+from loadhopper.distributed._workers import WorkerInfo, WorkerState
 
 __all__ = [
     "Link",

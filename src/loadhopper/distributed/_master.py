@@ -8,7 +8,7 @@ record is exactly what one process would have recorded), a `WorkerLost` marks th
 lost and gives its users to the others.
 
 A test follows the same load model as a local one (`-u/-r`, or a LoadTestShape that the
-master alone runs). Each `SetUsers` becomes per-class totals (`class_sequence`: fixed
+master alone runs). Each `SetUsers` becomes per-class totals (`run_sequence`: fixed
 counts first, then weights) dealt round-robin over the live workers by index, as Locust's
 dispatcher deals them, so `fixed_count` holds globally and the spread is even; each worker
 ramps at `rate / workers`, so the run ramps at the asked rate.
@@ -33,8 +33,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from loadhopper._exceptions import LoadhopperError
@@ -44,7 +42,6 @@ from loadhopper.distributed._messages import (
     Failed,
     Heartbeat,
     Hello,
-    MasterMessage,
     Quit,
     ResetStats,
     SetTargets,
@@ -53,11 +50,12 @@ from loadhopper.distributed._messages import (
     StopTest,
     WindowReport,
     decode,
-    encode,
 )
-from loadhopper.distributed._transport import Link, Transport, WorkerLost, WorkerSpec
-from loadhopper.runtime import Environment, RunnerState, class_sequence, spawn_schedule
+from loadhopper.distributed._transport import Transport, WorkerLost, WorkerSpec
+from loadhopper.distributed._workers import WorkerInfo, WorkerRecord, WorkerState
+from loadhopper.runtime import Environment, RunnerState, spawn_schedule
 from loadhopper.runtime import MasterRunner as _MasterBase
+from loadhopper.runtime._dispatch import run_sequence
 from loadhopper.runtime._distributed_names import CustomMessages, MessageHandler
 from loadhopper.runtime._load_model import (
     LoadModel,
@@ -78,8 +76,6 @@ __all__ = [
     "FINAL_WINDOW_SLACK",
     "HELLO_TIMEOUT",
     "MasterRunner",
-    "WorkerInfo",
-    "WorkerState",
 ]
 
 logger = logging.getLogger(__name__)
@@ -98,72 +94,6 @@ CPU_WARNING_PERCENT = 90.0
 
 CPU_WARNING_WINDOWS = 3
 """Consecutive windows above `CPU_WARNING_PERCENT` before the warning (once per worker)."""
-
-
-class WorkerState(StrEnum):
-    """Where one worker is (Locust's worker states, plus lost)."""
-
-    STARTING = "starting"
-    READY = "ready"
-    SPAWNING = "spawning"
-    RUNNING = "running"
-    STOPPED = "stopped"
-    LOST = "lost"
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerInfo:
-    """One worker as the UI and the JSON summary show it."""
-
-    name: str
-    index: int
-    client_id: str
-    host: str
-    pid: int
-    state: WorkerState
-    user_count: int
-    cpu_percent: float
-    lost_cause: str | None
-
-
-class _Worker:
-    def __init__(self, link: Link, index: int) -> None:
-        self.link = link
-        self.index = index
-        self.client_id = ""
-        self.host = ""
-        self.pid = 0
-        self.state = WorkerState.STARTING
-        self.user_count = 0
-        self.classes: dict[str, int] = {}
-        self.cpu_percent = 0.0
-        self.lost_cause: str | None = None
-        self.hot_windows = 0
-        self.cpu_warned = False
-        self.spawned = False
-        self.hello = asyncio.Event()
-        self.stopped: asyncio.Future[None] | None = None
-
-    @property
-    def live(self) -> bool:
-        return self.state is not WorkerState.LOST
-
-    def send(self, message: MasterMessage) -> None:
-        if self.live:
-            self.link.send(encode(message))
-
-    def info(self) -> WorkerInfo:
-        return WorkerInfo(
-            self.link.name,
-            self.index,
-            self.client_id,
-            self.host,
-            self.pid,
-            self.state,
-            self.user_count,
-            self.cpu_percent,
-            self.lost_cause,
-        )
 
 
 class MasterRunner(_MasterBase):
@@ -191,8 +121,8 @@ class MasterRunner(_MasterBase):
         self._transport = transport
         self._spec = spec
         self._count = count
-        self._workers: list[_Worker] = []
-        self._by_link: dict[int, _Worker] = {}
+        self._workers: list[WorkerRecord] = []
+        self._by_link: dict[int, WorkerRecord] = {}
         self._reader: asyncio.Task[None] | None = None
         self._started = False
         self._messages = CustomMessages(environment)
@@ -269,7 +199,7 @@ class MasterRunner(_MasterBase):
         links = await self._transport.start(self._spec, self._count)
         if not links:
             raise LoadhopperError("the transport started no worker; ask for at least one")
-        self._workers = [_Worker(link, i) for i, link in enumerate(links)]
+        self._workers = [WorkerRecord(link, i) for i, link in enumerate(links)]
         self._by_link = {id(w.link): w for w in self._workers}
         self._reader = asyncio.create_task(self._read(), name="master-inbox")
         waits = [asyncio.ensure_future(w.hello.wait()) for w in self._workers]
@@ -312,7 +242,7 @@ class MasterRunner(_MasterBase):
             except Exception:
                 logger.exception("The master failed to handle a message from %s.", link.name)
 
-    def _on_message(self, worker: _Worker, frame: bytes) -> None:
+    def _on_message(self, worker: WorkerRecord, frame: bytes) -> None:
         message = decode(frame)
         if isinstance(message, WindowReport):
             self._on_window(worker, message)
@@ -343,7 +273,7 @@ class MasterRunner(_MasterBase):
         else:
             raise ValueError(f"a worker sent a master's message ({type(message).__name__})")
 
-    def _on_window(self, worker: _Worker, report: WindowReport) -> None:
+    def _on_window(self, worker: WorkerRecord, report: WindowReport) -> None:
         delta = WindowDelta.from_bytes(report.delta)
         # A window the worker closed before it handled the last reset holds requests from
         # before it: dropped, so a reset is as exact as in one process.
@@ -360,7 +290,7 @@ class MasterRunner(_MasterBase):
         if not self._pending_round:
             self._fire_round()
 
-    def _watch_cpu(self, worker: _Worker) -> None:
+    def _watch_cpu(self, worker: WorkerRecord) -> None:
         if worker.cpu_percent <= CPU_WARNING_PERCENT:
             worker.hot_windows = 0
             return
@@ -401,7 +331,7 @@ class MasterRunner(_MasterBase):
                 worker.send(Heartbeat())
                 events.heartbeat_sent.fire(client_id=worker.client_id, timestamp=time.time())
 
-    def _lose(self, worker: _Worker, cause: str) -> None:
+    def _lose(self, worker: WorkerRecord, cause: str) -> None:
         if not worker.live:
             return
         worker.state = WorkerState.LOST
@@ -564,13 +494,7 @@ class MasterRunner(_MasterBase):
         self.target_user_count = user_count
         self.spawn_rate = spawn_rate
         classes = self._classes if self._active is None else self._active
-        live_classes = [c for c in classes if c.fixed_count > 0 or env.weight_of(c) > 0]
-        sequence = class_sequence(
-            live_classes,
-            user_count,
-            weights=[env.weight_of(c) for c in live_classes],
-            fixed_counts=[c.fixed_count for c in live_classes],
-        )
+        sequence = run_sequence(classes, user_count, env.weight_of)
         workers = [w for w in self._workers if w.live]
         if not workers:
             return

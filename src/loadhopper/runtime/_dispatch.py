@@ -10,10 +10,12 @@ keeps the mix.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-__all__ = ["class_sequence", "smooth_weighted_order", "spawn_schedule"]
+from loadhopper.user import User
+
+__all__ = ["class_sequence", "run_sequence", "smooth_weighted_order", "spawn_schedule"]
 
 C = TypeVar("C")
 
@@ -88,3 +90,18 @@ def class_sequence(
         ]
         sequence += smooth_weighted_order([c for c, _ in weighted], [w for _, w in weighted], rest)
     return sequence
+
+
+def run_sequence(
+    classes: Sequence[type[User]], n: int, weight_of: Callable[[type[User]], float]
+) -> list[type[User]]:
+    """The classes of the first `n` users of a run: `class_sequence` over the classes that
+    can run (a `fixed_count`, or a weight above 0 as `weight_of` says, e.g. with
+    `--equal-weights`). One process's pool and a master's split over workers share it."""
+    live = [c for c in classes if c.fixed_count > 0 or weight_of(c) > 0]
+    return class_sequence(
+        live,
+        n,
+        weights=[weight_of(c) for c in live],
+        fixed_counts=[c.fixed_count for c in live],
+    )

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from loadhopper._exceptions import StopTest
 from loadhopper.runtime._clock import Clock
-from loadhopper.runtime._dispatch import class_sequence, smooth_weighted_order
+from loadhopper.runtime._dispatch import run_sequence, smooth_weighted_order
 from loadhopper.user import User
 
 if TYPE_CHECKING:
@@ -105,14 +105,7 @@ class UserPool:
         The users to start come in spawn order (fixed counts first, then by weight); the
         users to stop are the newest of each class in excess.
         """
-        env = self._environment
-        live = [c for c in classes if c.fixed_count > 0 or env.weight_of(c) > 0]
-        wanted = class_sequence(
-            live,
-            user_count,
-            weights=[env.weight_of(c) for c in live],
-            fixed_counts=[c.fixed_count for c in live],
-        )
+        wanted = run_sequence(classes, user_count, self._environment.weight_of)
         if len(wanted) < user_count:
             logger.warning(
                 "only %d users can run: every user class has a fixed_count; "
