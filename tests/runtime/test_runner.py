@@ -148,6 +148,28 @@ def test_a_window_closes_every_second_and_a_last_one_at_the_stop() -> None:
     run_bounded(main)
 
 
+def test_usage_monitor_fires_every_five_windows_with_cpu_and_memory() -> None:
+    runner, clock = _runner(type("U", (_Idle,), {}))
+    seen: list[tuple[Any, float, int]] = []
+    runner.environment.events.usage_monitor.add_listener(
+        lambda environment, cpu_usage, memory_usage: seen.append(
+            (environment, cpu_usage, memory_usage)
+        )
+    )
+
+    async def main() -> None:
+        run = _started(runner, 1, 100, run_time=11.5)()
+        await clock.advance(11.5)
+        await run
+
+    run_bounded(main)
+    # Locust's interval: 5 s; windows at 1..11 s (and the last, partial one at the stop).
+    assert len(seen) == 2
+    for environment, cpu_usage, memory_usage in seen:
+        assert environment is runner.environment
+        assert cpu_usage >= 0.0 and memory_usage > 1_000_000  # a Python process: MBs
+
+
 def test_a_run_fires_its_events_and_records_requests(server: LoopbackServer) -> None:
     runner, clock = _runner(_http_user(server, wait=0.01))
     env = runner.environment

@@ -67,6 +67,7 @@ from loadhopper.runtime._load_model import (
 )
 from loadhopper.runtime._runner import HISTORY_POINTS, WINDOW_SECONDS, _Background
 from loadhopper.runtime._runner_greenlet import RunnerGreenlet
+from loadhopper.runtime._usage import UsageMonitor
 from loadhopper.runtime._user_pool import DRAIN_SECONDS, ON_STOP_GRACE_SECONDS
 from loadhopper.stats import StatsCollector, TimelinePoint, WindowDelta
 from loadhopper.user import User
@@ -441,10 +442,16 @@ class MasterRunner(_MasterBase):
         self.stop()
 
     async def _round_timer(self) -> None:
+        usage = UsageMonitor(self.environment)
+        next_usage = self.clock.monotonic() + WINDOW_SECONDS
         while True:
             await self.clock.sleep(WINDOW_SECONDS / 2)
-            if self.clock.monotonic() - self._last_round >= ROUND_PATIENCE:
+            now = self.clock.monotonic()
+            if now - self._last_round >= ROUND_PATIENCE:
                 self._fire_round()
+            if now >= next_usage:  # the master's own second, whatever the workers do
+                next_usage += WINDOW_SECONDS
+                usage.window_closed()
 
     @property
     def final_timeout(self) -> float:

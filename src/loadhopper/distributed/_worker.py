@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import socket
@@ -41,6 +42,7 @@ from loadhopper.distributed._messages import (
 )
 from loadhopper.distributed._transport import WorkerSpec
 from loadhopper.runtime import Environment, WorkerRunner
+from loadhopper.runtime._usage import CpuMeter
 from loadhopper.stats import WindowDelta
 
 __all__ = ["EXIT_WORKER_FAILED", "EnvironmentFactory", "serve"]
@@ -51,20 +53,6 @@ EnvironmentFactory = Callable[[WorkerSpec], Environment]
 
 EXIT_WORKER_FAILED = 1
 """A worker's exit code when it could not run (it said why in a `Failed` message)."""
-
-
-class _CpuMeter:
-    """This process's CPU use between two reads, in percent of one core."""
-
-    def __init__(self) -> None:
-        self._cpu = time.process_time()
-        self._wall = time.monotonic()
-
-    def read(self) -> float:
-        cpu, wall = time.process_time(), time.monotonic()
-        spent, elapsed = cpu - self._cpu, wall - self._wall
-        self._cpu, self._wall = cpu, wall
-        return 100.0 * spent / elapsed if elapsed > 0 else 0.0
 
 
 async def serve(
@@ -96,6 +84,10 @@ async def serve(
     except BaseException as exc:  # SystemExit from an argument error included
         tell(Failed(f"the worker could not load the run: {type(exc).__name__}: {exc}"))
         return EXIT_WORKER_FAILED
+    # Everything loaded so far (the locustfile, loadhopper, and in a Ray actor Ray's own
+    # large heap) lives until the worker ends: out of the collector's sight, so that the
+    # full collections the run's garbage triggers do not walk it again and again.
+    gc.freeze()
     host = socket.gethostname()
     pid = os.getpid()
     runner = WorkerRunner(environment, client_id=f"{host}_{pid}_{id(environment):x}")
@@ -123,7 +115,7 @@ class _Worker:
         self._tell = tell
         self._test: asyncio.Task[None] | None = None
         self._final: WindowReport | None = None
-        self._cpu = _CpuMeter()
+        self._cpu = CpuMeter()
         self._generation = 0
         runner.window_sink = self._on_window
         runner.message_sink = lambda name, data: tell(CustomMessage(name, data))

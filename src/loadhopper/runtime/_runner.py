@@ -61,6 +61,7 @@ from loadhopper.runtime._runner_greenlet import RunnerGreenlet
 from loadhopper.runtime._sleep_patch import sleep_patch
 from loadhopper.runtime._stall_watch import StallWatch
 from loadhopper.runtime._state import RunnerState
+from loadhopper.runtime._usage import UsageMonitor
 from loadhopper.runtime._user_pool import UserPool
 from loadhopper.stats import StatsCollector, TimelinePoint
 from loadhopper.user import User
@@ -488,6 +489,7 @@ class LocalRunner:
         # The stall watch lives exactly as long as the windows it marks. It reads real
         # time, so a run on a fake clock (tests) has none.
         watch = StallWatch(self.environment.stats) if isinstance(clock, RealClock) else None
+        usage = UsageMonitor(self.environment)
         next_close = clock.monotonic() + WINDOW_SECONDS
         if watch is not None:
             watch.start()
@@ -501,6 +503,7 @@ class LocalRunner:
                     # when this timer ran before the heartbeat's.
                     watch.check()
                 self._close_window(self.user_count)
+                usage.window_closed()
         finally:
             if watch is not None:
                 watch.stop()
