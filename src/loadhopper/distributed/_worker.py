@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import socket
@@ -84,10 +83,6 @@ async def serve(
     except BaseException as exc:  # SystemExit from an argument error included
         tell(Failed(f"the worker could not load the run: {type(exc).__name__}: {exc}"))
         return EXIT_WORKER_FAILED
-    # Everything loaded so far (the locustfile, loadhopper, and in a Ray actor Ray's own
-    # large heap) lives until the worker ends: out of the collector's sight, so that the
-    # full collections the run's garbage triggers do not walk it again and again.
-    gc.freeze()
     host = socket.gethostname()
     pid = os.getpid()
     runner = WorkerRunner(environment, client_id=f"{host}_{pid}_{id(environment):x}")
