@@ -9,16 +9,12 @@ is bounded by `-t` and by a timeout on the subprocess.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from test_main_e2e import TIMEOUT, read_csv, run_cli, write
-
-LOCUST = Path(sys.executable).with_name("locust")
+from test_main_e2e import read_csv, run_cli, run_locust, write
 
 # Locust is a dev dependency (pyproject's `dev` extra): without it these tests fail, rather
 # than skip, so that a broken install cannot pass for a green run.
@@ -127,20 +123,6 @@ def on_locust_init(environment, **_kwargs):
 """
 
 
-def _run_locust(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCUST_", "LOADHOPPER_"))}
-    env["HOME"] = str(cwd)
-    return subprocess.run(
-        [str(LOCUST), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-
-
 def _both(
     tmp_path: Path, text: str, *args: str
 ) -> dict[str, tuple[subprocess.CompletedProcess[str], dict[str, str], float]]:
@@ -155,7 +137,7 @@ def _both(
         if tool == "loadhopper":
             result = run_cli(directory, *common)
         else:
-            result = _run_locust(directory, *common)
+            result = run_locust(directory, *common)
         elapsed = time.monotonic() - started
         rows = read_csv(directory / "out_stats.csv")
         total = next(row for row in rows if row["Name"] == "Aggregated")

@@ -64,6 +64,22 @@ def run_cli(
     )
 
 
+LOCUST = Path(sys.executable).with_name("locust")
+
+
+def run_locust(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run Locust itself (`locust ARGS`) in `cwd`, in the same environment as `run_cli`."""
+    return subprocess.run(
+        [str(LOCUST), *args],
+        cwd=cwd,
+        env=_env(cwd),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
 def write(directory: Path, name: str, text: str) -> Path:
     path = directory / name
     path.write_text(text)

@@ -7,15 +7,11 @@ bounded by `-t` and by a timeout on the subprocess.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from test_main_e2e import TIMEOUT, read_csv, run_cli, write
-
-LOCUST = Path(sys.executable).with_name("locust")
+from test_main_e2e import read_csv, run_cli, run_locust, write
 
 NO_SLASH = """
 from locust import HttpUser, constant, task
@@ -45,20 +41,6 @@ LOCUSTS_WITH_MESSAGE = (
 )
 
 
-def _run_locust(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCUST_", "LOADHOPPER_"))}
-    env["HOME"] = str(cwd)
-    return subprocess.run(
-        [str(LOCUST), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-
-
 class Outcome:
     """One tool's run: exit code, aggregated request and failure counts, exceptions."""
 
@@ -77,7 +59,7 @@ def _run(tmp_path: Path, tool: str, text: str, host: str, *flags: str) -> Outcom
     write(directory, "locustfile.py", text)
     args = ("-f", "locustfile.py", "--headless", "--only-summary", "--csv", "out")
     args += ("-H", host, "-u", "1", "-r", "1", "-t", "2s", *flags)
-    run = _run_locust if tool == "locust" else run_cli
+    run = run_locust if tool == "locust" else run_cli
     return Outcome(run(directory, *args), directory)
 
 
