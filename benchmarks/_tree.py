@@ -58,7 +58,8 @@ def role_of(pid: int, root_pid: int, name: str, cmdline: Sequence[str], root_cmd
     """The role of one process of the tree, from what psutil says about it.
 
     Forked workers are copies of the master, so they have its command line; Ray names its
-    actor processes `ray::<ClassName>`, and loadhopper's actor class ends in "Actor".
+    actor processes `ray::<ClassName>`, and loadhopper's actor class ends in "Actor"; each
+    actor starts one worker process, `python -m loadhopper.distributed._ray_child`.
     """
     if pid == root_pid:
         return Role.MASTER
@@ -68,6 +69,8 @@ def role_of(pid: int, root_pid: int, name: str, cmdline: Sequence[str], root_cmd
     if (command.startswith("ray::") and "WorkerActor" in command) or name.startswith(
         "ray::RayWorker"
     ):
+        return Role.WORKERS
+    if "loadhopper.distributed._ray_child" in command:
         return Role.WORKERS
     if "ray" in command or name.startswith(("ray", "gcs_server", "raylet")):
         return Role.RAY

@@ -66,6 +66,8 @@ def test_roles() -> None:
     assert role_of(11, 10, "loadhopper", cmd.split(), cmd) is Role.WORKERS
     # psutil's name is the kernel's 15-character comm; the command line is whole.
     assert role_of(12, 10, "ray::RayWorkerA", ["ray::RayWorkerActor"], cmd) is Role.WORKERS
+    child = ["/venv/bin/python", "-m", "loadhopper.distributed._ray_child", "5", "12"]
+    assert role_of(17, 10, "python", child, cmd) is Role.WORKERS
     assert role_of(13, 10, "ray::IDLE", ["ray::IDLE"], cmd) is Role.RAY
     assert role_of(14, 10, "raylet", ["/x/ray/core/src/ray/raylet/raylet"], cmd) is Role.RAY
     assert role_of(15, 10, "gcs_server", ["/x/gcs_server"], cmd) is Role.RAY

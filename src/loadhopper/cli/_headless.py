@@ -12,7 +12,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,7 +21,7 @@ from loadhopper.cli._distributed import close_workers
 from loadhopper.cli._options import Options
 from loadhopper.cli._outputs import Outputs
 from loadhopper.report import RunInfo
-from loadhopper.runtime import Environment
+from loadhopper.runtime import Environment, new_event_loop
 from loadhopper.stats import StatsSnapshot, TimelinePoint
 
 __all__ = ["HeadlessResult", "run_headless"]
@@ -51,15 +51,6 @@ class HeadlessResult:
     run: RunInfo
     forced: bool
     internal_error: Exception | None = None
-
-
-def _new_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
-    try:
-        import uvloop
-    except ImportError:  # uvloop does not exist on Windows; the default loop still works
-        return asyncio.new_event_loop
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
 
 
 class _Quittable(Protocol):
@@ -163,5 +154,5 @@ def run_headless(env: Environment, options: Options, outputs: Outputs) -> Headle
         for the end of the run yet (see `Outputs.finish`).
     """
     coroutine: Coroutine[Any, Any, HeadlessResult] = _run(env, options, outputs)
-    with asyncio.Runner(loop_factory=_new_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
         return runner.run(coroutine)

@@ -18,10 +18,10 @@ import signal
 from dataclasses import dataclass
 
 from loadhopper.cli._distributed import close_workers
-from loadhopper.cli._headless import DEFAULT_SPAWN_RATE, DEFAULT_USERS, _new_loop_factory
+from loadhopper.cli._headless import DEFAULT_SPAWN_RATE, DEFAULT_USERS
 from loadhopper.cli._options import Options
 from loadhopper.cli._outputs import Outputs, _locustfile_source
-from loadhopper.runtime import Environment
+from loadhopper.runtime import Environment, new_event_loop
 from loadhopper.web import (
     FinishedTest,
     StartParameters,
@@ -217,5 +217,5 @@ def run_web_mode(
     Raises:
         ConfigError: the address cannot be bound.
     """
-    with asyncio.Runner(loop_factory=_new_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
         return runner.run(_serve(env, options, outputs, login))

@@ -8,7 +8,7 @@ interpreter start and the locustfile's import (hundreds of ms) each. Fork is uns
 threads or a running loop in the parent: `fork_workers` refuses once a loop runs, and the
 CLI calls it before it creates one. Not on Windows (no fork), as Locust.
 
-Frames travel length-prefixed (4 bytes, big-endian) over a Unix socketpair. A child that
+Frames travel length-prefixed (`_framing.py`) over a Unix socketpair. A child that
 ends without saying goodbye shows up as the end of its socket; the parent then reaps it
 with `waitpid` and reports a `WorkerLost` saying how it ended (exit code or signal).
 Children ignore SIGINT: Ctrl-C reaches the whole process group, and it is the master that
@@ -22,60 +22,30 @@ import contextlib
 import os
 import signal
 import socket
-import struct
 import sys
 from collections.abc import AsyncIterator
 
 from loadhopper._exceptions import LoadhopperError
-from loadhopper.distributed._transport import Link, WorkerLost, WorkerSpec
+from loadhopper.distributed._framing import framed, read_frames, serve_on_socket
+from loadhopper.distributed._transport import Link, WorkerLost, WorkerSpec, exit_cause
 from loadhopper.distributed._worker import EnvironmentFactory, serve
+from loadhopper.runtime import new_event_loop
 
 __all__ = ["PipeTransport"]
 
-_HEADER = struct.Struct(">I")
-MAX_FRAME = 256 * 1024 * 1024  # far above any window delta (bounded at a few MB)
 CLOSE_TIMEOUT = 5.0
 """Seconds children get to exit after the master's Quit before they are killed."""
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
-
-
-async def _read_frames(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
-    while True:
-        try:
-            header = await reader.readexactly(_HEADER.size)
-            (size,) = _HEADER.unpack(header)
-            if size > MAX_FRAME:
-                raise ValueError(f"a frame of {size} bytes is beyond the {MAX_FRAME} limit")
-            yield await reader.readexactly(size)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return
-
-
 def _child(sock: socket.socket, spec: WorkerSpec, factory: EnvironmentFactory) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    async def main() -> int:
-        reader, writer = await asyncio.open_connection(sock=sock)
-
-        def send(frame: bytes) -> None:
-            writer.write(_HEADER.pack(len(frame)) + frame)
-
-        code = await serve(spec, _read_frames(reader), send, environment_factory=factory)
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
-        writer.close()
-        return code
-
-    with asyncio.Runner(loop_factory=_new_loop) as runner:
-        return runner.run(main())
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(
+            serve_on_socket(
+                sock,
+                lambda frames, send: serve(spec, frames, send, environment_factory=factory),
+            )
+        )
 
 
 class _PipeLink:
@@ -89,7 +59,7 @@ class _PipeLink:
     def send(self, frame: bytes) -> None:
         writer = self.writer
         if writer is not None and not writer.is_closing():
-            writer.write(_HEADER.pack(len(frame)) + frame)
+            writer.write(framed(frame))
 
 
 class PipeTransport:
@@ -145,7 +115,7 @@ class PipeTransport:
         return list(self._links)
 
     async def _read(self, link: _PipeLink, reader: asyncio.StreamReader) -> None:
-        async for frame in _read_frames(reader):
+        async for frame in read_frames(reader):
             self._inbox.put_nowait((link, frame))
         self._inbox.put_nowait((link, WorkerLost(await self._reap(link))))
 
@@ -164,11 +134,7 @@ class PipeTransport:
                 link.status = status
             if link.status is None:
                 return "its process was already reaped"
-        status = link.status
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            return f"killed by signal {sig} ({signal.Signals(sig).name})"
-        return f"its process exited with code {os.waitstatus_to_exitcode(status)}"
+        return exit_cause(os.waitstatus_to_exitcode(link.status))
 
     async def inbox(self) -> AsyncIterator[tuple[Link, bytes | WorkerLost]]:
         while True:

@@ -39,7 +39,7 @@ from loadhopper.distributed._ray_actor import (
     Pulled,
     RayWorkerActor,
 )
-from loadhopper.distributed._transport import Link, WorkerLost, WorkerSpec
+from loadhopper.distributed._transport import Link, WorkerLost, WorkerSpec, exit_cause
 
 __all__ = ["RayNotInstalled", "RayTransport", "RayTransportError"]
 
@@ -342,6 +342,8 @@ class RayTransport:
                 code, error = pulled.ending
                 if error is not None:
                     self._lose(link, f"the worker failed: {error}")
+                elif code is not None and code < 0:
+                    self._lose(link, exit_cause(code))  # its process was killed
                 elif code:
                     self._lose(link, f"the worker ended with exit code {code}.")
                 link.ended = True  # a clean end (0, after Quit or its frames' end) is no loss

@@ -3,20 +3,22 @@
 Theory of operation. The master (the Ray driver) talks to each actor through three sync
 actor methods, so the actor runs them one at a time, in the order the driver submitted them:
 
-- `begin()` starts `serve` on an asyncio loop in a thread of this actor, and says where the
-  actor runs (host, pid). Ray never runs actor code on a main-thread loop, so the worker owns
-  its loop here, as a forked worker does.
-- `push(frames)` hands the master's frames, in order, to `serve`'s `frames` iterator and
-  returns how many frames `serve` has not taken yet (the master stops pushing above
+- `begin()` starts the worker process (`_ray_child.py`: `serve` alone in a clean
+  interpreter, which measured cheaper per request than a loop in a thread of Ray's busy
+  worker process) and a relay loop in a thread of this actor, and says where the worker runs
+  (host, and the child's pid: that is the process that sends the requests).
+- `push(frames)` hands the master's frames, in order, to the relay, which writes them to the
+  child, and returns how many the relay has not written yet (the master stops pushing above
   `INBOUND_LIMIT`: that is the back-pressure on the way in).
-- `pull()` takes what `serve` sent since the last pull (at most `PULL_MAX_BYTES`), with the
-  inbound backlog and, once `serve` has ended and everything is taken, how it ended. The
-  master calls it every few hundred milliseconds; a pull that raises is the master's news
-  that the actor is gone.
+- `pull()` takes what the child sent since the last pull (at most `PULL_MAX_BYTES`), with
+  the inbound backlog and, once the child has ended and everything is taken, how it ended.
+  The master calls it every few hundred milliseconds; a pull that raises is the master's
+  news that the actor is gone.
 
-The way out is bounded too: `send` blocks `serve`'s loop while `OUTBOX_LIMIT` bytes wait for
-the master, so a master that stops pulling slows the worker down instead of filling its
-memory (a window delta is kilobytes, so the bound is met only by a master that is stuck).
+The way out is bounded here too: the relay stops reading from the child while `OUTBOX_LIMIT`
+bytes wait for the master, and the rest waits in the child (a window delta is kilobytes, so
+the bound is met only by a master that is stuck, and one that pulls nothing for 60 s has
+lost the worker anyway).
 
 Nothing here imports `ray`: the transport wraps this class with `ray.remote` when it runs.
 """
@@ -24,15 +26,19 @@ Nothing here imports `ray`: the transport wraps this class with `ray.remote` whe
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
+import pickle
 import socket
+import subprocess
+import sys
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
+from loadhopper.distributed._framing import framed, read_frames
+from loadhopper.distributed._ray_child import CHILD_MODULE, ENDING_TAG, FRAME_TAG, Ending
 from loadhopper.distributed._transport import WorkerSpec
+from loadhopper.runtime import new_event_loop
 
 __all__ = [
     "INBOUND_LIMIT",
@@ -44,52 +50,37 @@ __all__ = [
 ]
 
 # The master's frames are commands (targets, custom messages): a few per second. 10,000
-# unread ones mean `serve` is stuck; the master holds the rest on its side.
+# unread ones mean the worker is stuck; the master holds the rest on its side.
 INBOUND_LIMIT = 10_000
 # Ray returns values up to 100 KB inline and larger ones through the object store; 8 MiB per
 # pull keeps one answer small next to the object store's 75 MiB minimum (ray_constants.py).
 PULL_MAX_BYTES = 8 * 1024 * 1024
 OUTBOX_LIMIT = 64 * 1024 * 1024
 
-Serve = Callable[[WorkerSpec, AsyncIterator[bytes], Callable[[bytes], None]], Awaitable[int]]
-
-
-class Ending(NamedTuple):
-    """How `serve` ended: its exit code, or the exception that ended it (one line)."""
-
-    code: int | None
-    error: str | None
-
 
 class Pulled(NamedTuple):
     """One pull's answer."""
 
     frames: list[bytes]
-    backlog: int  # the master's frames `serve` has not taken yet
-    ending: Ending | None  # set once `serve` has ended and every frame was pulled
+    backlog: int  # the master's frames not yet written to the worker process
+    ending: Ending | None  # set once the worker has ended and every frame was pulled
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # Windows, where uvloop does not exist
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
-
-
-def _resolve(entry_point: str) -> Serve:
-    module_name, _, attribute = entry_point.partition(":")
-    return cast(Serve, getattr(importlib.import_module(module_name), attribute))
+def _child_environment() -> dict[str, str]:
+    # The child imports what this actor can: Ray puts the shipped working directory (and
+    # any py_modules) on sys.path rather than in PYTHONPATH.
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
+    return environment
 
 
 class RayWorkerActor:
-    """One worker: `serve` on its own loop, with bounded buffers both ways."""
+    """One worker: a child process running `serve`, relayed with bounded buffers both ways."""
 
     def __init__(self, spec: WorkerSpec, entry_point: str) -> None:
         self._spec = spec
         self._entry_point = entry_point
-        self._loop = _new_loop()
+        self._loop = new_event_loop()
         self._inbound: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._pushed = 0  # written by Ray's task thread only
         self._taken = 0  # written by the loop thread only
@@ -97,27 +88,37 @@ class RayWorkerActor:
         self._outbox_bytes = 0
         self._room = threading.Condition()
         self._ending: Ending | None = None
+        self._child: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
 
     def begin(self) -> tuple[str, int]:
-        """Start `serve` (once) and say where this worker runs."""
+        """Start the worker process (once) and say where it runs."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="loadhopper-worker", daemon=True)
+            started: list[subprocess.Popen[bytes] | BaseException] = []
+            ready = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, args=(started, ready), name="loadhopper-relay", daemon=True
+            )
             self._thread.start()
-        return socket.gethostname(), os.getpid()
+            ready.wait()
+            if isinstance(started[0], BaseException):
+                raise started[0]
+            self._child = started[0]
+        assert self._child is not None
+        return socket.gethostname(), self._child.pid
 
     def push(self, frames: list[bytes]) -> int:
-        """Queue the master's frames for `serve`, in order; return the unread count."""
+        """Queue the master's frames for the worker, in order; return the unwritten count."""
         self._pushed += len(frames)
         self._loop.call_soon_threadsafe(self._feed, frames)
         return self._pushed - self._taken
 
     def end_frames(self) -> None:
-        """End `serve`'s frames iterator: the master has nothing more to say."""
+        """End the worker's frames: the master has nothing more to say."""
         self._loop.call_soon_threadsafe(self._inbound.put_nowait, None)
 
     def pull(self) -> Pulled:
-        """Take what `serve` sent since the last pull, oldest first."""
+        """Take what the worker sent since the last pull, oldest first."""
         taken: list[bytes] = []
         size = 0
         with self._room:
@@ -130,18 +131,13 @@ class RayWorkerActor:
             ending = self._ending if not self._outbox else None
         return Pulled(taken, self._pushed - self._taken, ending)
 
-    # The loop thread's side.
+    # The relay thread's side.
 
     def _feed(self, frames: list[bytes]) -> None:
         for frame in frames:
             self._inbound.put_nowait(frame)
 
-    async def _frames(self) -> AsyncIterator[bytes]:
-        while (frame := await self._inbound.get()) is not None:
-            self._taken += 1
-            yield frame
-
-    def _send(self, frame: bytes) -> None:
+    def _keep(self, frame: bytes) -> None:
         with self._room:
             # Back-pressure: wait for the master's next pull rather than grow without end.
             while self._outbox_bytes >= OUTBOX_LIMIT:
@@ -149,16 +145,57 @@ class RayWorkerActor:
             self._outbox.append(frame)
             self._outbox_bytes += len(frame)
 
-    def _run(self) -> None:
+    def _run(
+        self, started: list[subprocess.Popen[bytes] | BaseException], ready: threading.Event
+    ) -> None:
+        # The child is started from this thread, which lives as long as the relay: on Linux
+        # the kernel's parent-death signal follows the thread that forked, not the process.
+        try:
+            ours, theirs = socket.socketpair()
+            with theirs:
+                child = subprocess.Popen(
+                    [sys.executable, "-m", CHILD_MODULE, str(theirs.fileno()), str(os.getpid())],
+                    pass_fds=(theirs.fileno(),),
+                    env=_child_environment(),
+                )
+        except BaseException as exc:  # begin() raises it in Ray's task thread
+            started.append(exc)
+            ready.set()
+            return
+        started.append(child)
+        ready.set()
         asyncio.set_event_loop(self._loop)
         try:
-            code = self._loop.run_until_complete(self._serve())
-            ending = Ending(code, None)
-        except BaseException as exc:  # whatever ended the worker, the master must hear of it
+            ending = self._loop.run_until_complete(self._relay(ours, child))
+        except BaseException as exc:  # whatever ended the relay, the master must hear of it
             ending = Ending(None, f"{type(exc).__name__}: {exc}".splitlines()[0])
         with self._room:
             self._ending = ending
 
-    async def _serve(self) -> int:
-        serve = _resolve(self._entry_point)
-        return await serve(self._spec, self._frames(), self._send)
+    async def _relay(self, sock: socket.socket, child: subprocess.Popen[bytes]) -> Ending:
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(framed(pickle.dumps((self._spec, self._entry_point))))
+        forward = asyncio.create_task(self._forward(writer))
+        ending: Ending | None = None
+        async for frame in read_frames(reader):
+            tag, body = frame[:1], frame[1:]
+            if tag == FRAME_TAG:
+                self._keep(body)
+            elif tag == ENDING_TAG:
+                ending = Ending(*pickle.loads(body))
+        forward.cancel()
+        writer.close()
+        returncode = child.wait()  # its socket closed: it has ended, or is about to
+        # Without its ending the child died (a signal, or an exit before `serve` ran): its
+        # exit code says how.
+        return ending if ending is not None else Ending(returncode, None)
+
+    async def _forward(self, writer: asyncio.StreamWriter) -> None:
+        try:
+            while (frame := await self._inbound.get()) is not None:
+                writer.write(framed(frame))
+                await writer.drain()
+                self._taken += 1
+            writer.write_eof()
+        except ConnectionError:
+            pass  # the child is gone; its ending (or exit status) says why

@@ -10,11 +10,12 @@ Each worker process (or Ray actor) runs `_worker.serve` on its side. Implementat
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-__all__ = ["Link", "Transport", "WorkerLost", "WorkerSpec"]
+__all__ = ["Link", "Transport", "WorkerLost", "WorkerSpec", "exit_cause"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,17 @@ class WorkerLost(NamedTuple):
     """A worker that is gone, and why."""
 
     cause: str  # one sentence: "killed by signal 9", Ray's reason, ...
+
+
+def exit_cause(code: int) -> str:
+    """How a worker process ended, from its exit code (negative: the signal that killed it)."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown"
+        return f"killed by signal {-code} ({name})"
+    return f"its process exited with code {code}"
 
 
 class Link(Protocol):

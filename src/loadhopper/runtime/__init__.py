@@ -6,6 +6,7 @@ from loadhopper.runtime._debug import run_single_user
 from loadhopper.runtime._dispatch import class_sequence, spawn_schedule
 from loadhopper.runtime._distributed_names import MasterRunner, WorkerRunner
 from loadhopper.runtime._environment import Environment
+from loadhopper.runtime._event_loop import new_event_loop
 from loadhopper.runtime._events import EventHook, Events, RequestEventHook, events
 from loadhopper.runtime._library import close_library_hub, library_scope
 from loadhopper.runtime._limits import FileLimit, files_needed, raise_open_file_limit
@@ -62,6 +63,7 @@ __all__ = [
     "library_scope",
     "load_locustfile",
     "locustfile_paths",
+    "new_event_loop",
     "raise_open_file_limit",
     "run_blocking",
     "run_single_user",

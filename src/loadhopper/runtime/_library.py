@@ -50,6 +50,7 @@ import greenlet
 
 from loadhopper._bridge import Worker
 from loadhopper._exceptions import BridgeError, LoadhopperError
+from loadhopper.runtime._event_loop import new_event_loop
 from loadhopper.runtime._sleep_patch import sleep_patch, yielding_sleep
 
 __all__ = [
@@ -71,15 +72,6 @@ EXIT_GRACE_SECONDS = 10.0
 """How long a closing hub waits for its tests and tasks to stop before cancelling them."""
 
 _CLOSE = object()  # handed to the driver: leave the loop
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # no uvloop on Windows; asyncio's own loop still works
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -104,7 +96,7 @@ class LibraryHub:
 
     def __init__(self, owner: greenlet.greenlet) -> None:
         self.owner = owner
-        self.loop = _new_loop()
+        self.loop = new_event_loop()
         self.closed = False
         self._greenlet = greenlet.greenlet(self._serve, parent=owner)
         self._broken = False
