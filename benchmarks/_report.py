@@ -10,6 +10,7 @@ from _case1 import Case1Result, Case1Row
 from _case2 import Case2Result, Case2Row
 from _case4 import MEDIAN_GOAL_MS, REQUESTS_GOAL, Case4Result, Case4Row, SleepComparison
 from _case5 import CPU_PER_REQUEST_GOAL, Case5Result, Case5Row, Pinning, Variant
+from _case6 import HOLD_TOLERANCE, Case6Result, OpenRun
 from _metrics import ratio
 from _tool_run import RunStatus
 from _tools import Availability, Tool
@@ -19,8 +20,10 @@ __all__ = [
     "case2_lines",
     "case4_lines",
     "case5_lines",
+    "case6_lines",
     "comparison_line",
     "document",
+    "open_line",
     "scale_line",
 ]
 
@@ -279,6 +282,94 @@ def case5_lines(result: Case5Result) -> list[str]:
     return lines
 
 
+def _held(run: OpenRun) -> str:
+    return "not measured" if run.held is None else ("yes" if run.held else "NO")
+
+
+def _micros(cpu_seconds: float | None) -> str:
+    return _num(None if cpu_seconds is None else 1e6 * cpu_seconds, ".1f")
+
+
+def _case6_table_row(run: OpenRun) -> str:
+    achieved_ratio = run.achieved_ratio
+    cells = (
+        f"{run.asked:>9,}",
+        f"{_num(run.achieved):>9}",
+        f"{_num(achieved_ratio, '.4f'):>7}",
+        f"{_num(run.due):>9}",
+        f"{_num(run.late):>8}",
+        f"{_num(run.dropped):>8}",
+        f"{_num(run.cpu_seconds, '.2f'):>6}",
+        f"{_micros(run.cpu_per_iteration):>8}",
+        f"{_num(_pct(run.wait_share), '.0f'):>5}",
+        f"{_num(run.p99_ms, '.2f'):>7}",
+        f"{_num(run.corrected_p99_ms, '.2f'):>9}",
+        f"{_held(run):<5}",
+    )
+    note = f"  {run.note}" if run.note else ""
+    return " ".join(cells) + note
+
+
+def open_line(result: Case6Result) -> str:
+    """The `case6 open: ...` line: the highest arrival rate held, beside the closed model."""
+    closed = result.closed
+    if closed.status is not RunStatus.OK or closed.rate is None:
+        status = closed.status.value
+        return f"case6 open: no figure, since the closed-model run {status}: {closed.note}"
+    within = f"within {100 * HOLD_TOLERANCE:g} %"
+    runs = f"{len(result.runs)} run{'s' if len(result.runs) != 1 else ''}"
+    closed_part = f"closed model {closed.rate:,.0f}/s with {closed.users} users"
+    best = result.best
+    unmeasured = result.unmeasured
+    if best is None:
+        if unmeasured is not None:
+            return f"case6 open: not measured ({unmeasured.note}); {closed_part}"
+        lowest = min((run.asked for run in result.runs), default=None)
+        return (
+            f"case6 open: no arrival rate held {within} ({runs}, the lowest {_num(lowest)}/s); "
+            f"{closed_part}"
+        )
+    # Without a failure above the best rate, the search ran out of runs (or was cut short)
+    # before finding the limit: the figure is a lower bound.
+    holds = "holds" if result.bracketed else "holds at least"
+    line = (
+        f"case6 open: one process {holds} {best.asked:,}/s {within} ({runs}); {closed_part}; "
+        f"ratio {_num(result.ratio_to_closed(), '.2f')}"
+    )
+    cpu = ratio(best.cpu_per_iteration, closed.cpu_per_request)
+    line += (
+        f"\n      CPU per iteration at {best.asked:,}/s {_micros(best.cpu_per_iteration)} us vs "
+        f"the closed model's {_micros(closed.cpu_per_request)} us per request "
+        f"({_num(cpu, '.2f')}x; steady window, start-up excluded)"
+    )
+    if unmeasured is not None:
+        line += f"\n      the search stopped at {unmeasured.asked:,}/s: {unmeasured.note}"
+    return line
+
+
+def case6_lines(result: Case6Result) -> list[str]:
+    """The case 6 table (one row per arrival rate tried) and its `case6 open: ...` line."""
+    closed = result.closed
+    lines = [
+        f"case 6: open model: GET /, constant(0), --arrival-rate R/s --max-users "
+        f"{result.max_users} -u {result.max_users}, {result.seconds} s per run; target "
+        f"{result.target} on {_cpu_label(result.target_cpu)}, generator on "
+        f"{_cpu_label(result.generator_cpu)}; held = the target's rate within "
+        f"{100 * HOLD_TOLERANCE:g} % of R and nothing dropped",
+        f"closed model: {closed.users} users {closed.status.value}: "
+        f"{_num(closed.rate)}/s at the target, {_num(closed.requests)} requests, "
+        f"{_num(closed.cpu_seconds, '.2f')} CPU s, {_micros(closed.cpu_per_request)} us CPU "
+        f"per request, p99 {_num(closed.p99_ms, '.2f')} ms, waited for its CPU "
+        f"{_num(_pct(closed.wait_share), '.0f')}% of the steady window"
+        + (f"  {closed.note}" if closed.note else ""),
+        f"{'asked/s':>9} {'achieved':>9} {'ratio':>7} {'due':>9} {'late':>8} {'dropped':>8} "
+        f"{'CPU s':>6} {'us/iter':>8} {'wait%':>5} {'p99':>7} {'corr p99':>9} {'held?':<5}",
+    ]
+    lines += [_case6_table_row(run) for run in result.runs]
+    lines += ["", open_line(result)]
+    return lines
+
+
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -296,6 +387,7 @@ def document(
     case2: Case2Result | None,
     case4: Case4Result | None = None,
     case5: Case5Result | None = None,
+    case6: Case6Result | None = None,
 ) -> dict[str, Any]:
     """The JSON-ready record of a benchmark run, derived ratios included."""
     out: dict[str, Any] = {
@@ -340,4 +432,11 @@ def document(
             variant.value: case5.steady_cpu_per_request_ratio(variant) for variant in distributed
         }
         out["case5"]["goal"] = CPU_PER_REQUEST_GOAL
+    if case6 is not None:
+        out["case6"] = _plain(case6)
+        best = case6.best
+        out["case6"]["max_held_rate"] = best.asked if best is not None else None
+        out["case6"]["bracketed"] = case6.bracketed
+        out["case6"]["ratio_to_closed"] = case6.ratio_to_closed()
+        out["case6"]["hold_tolerance"] = HOLD_TOLERANCE
     return out

@@ -5,14 +5,17 @@ case 2 runs 10,000 users with between(2, 5) against a 10 ms target and checks ra
 memory per user; case 4 ("sleep") runs 20 users that sleep with time.sleep(0.5) after each
 request and compares requests and medians with Locust's (issue 9); case 5 ("scale") runs the
 case 1 workload through loadhopper as one process, `--processes 2` and `--ray local --workers
-2` and compares CPU per request (issue 10). All traffic goes to 127.0.0.1; every run is
+2` and compares CPU per request (issue 10); case 6 ("open") searches for the highest arrival
+rate one process holds within 1 % and prints it beside the closed model's rate (issue 11).
+All traffic goes to 127.0.0.1; every run is
 bounded in time; every process started here is stopped by its pid. Results print as a table
-plus `case1 ...`/`case2 ...`/`case4 ...`/`case5 ...` lines and are saved as JSON under
+plus `case1 ...`/`case2 ...`/`case4 ...`/`case5 ...`/`case6 ...` lines and are saved as JSON under
 benchmarks/results/.
 
-Usage: ./dev bench [--case 1|2|4|sleep|5|scale|all] [--duration 15] [--case2-duration 60]
+Usage: ./dev bench [--case 1|2|4|sleep|5|scale|6|open|all] [--duration 15] [--case2-duration 60]
                    [--users 10000] [--case1-users 16] [--case4-duration 10] [--case4-users 20]
                    [--case4-spawn-rate 20] [--case5-workers 2] [--case5-pinning shared]
+                   [--case6-duration 10] [--case6-max-users 64]
                    [--tools loadhopper,locust-http,locust-fast,wrk]
 """
 
@@ -34,8 +37,9 @@ from _case1 import Case1Result, run_case1
 from _case2 import CASE2_TOOLS, Case2Result, run_case2
 from _case4 import CASE4_TOOLS, Case4Result, run_case4
 from _case5 import Case5Result, Pinning, ray_availability, run_case5
+from _case6 import MAX_USERS_FACTOR, Case6Result, run_case6
 from _process import allowed_cpus, raise_open_file_limit
-from _report import case1_lines, case2_lines, case4_lines, case5_lines, document
+from _report import case1_lines, case2_lines, case4_lines, case5_lines, case6_lines, document
 from _tools import Availability, Tool, availability
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -56,6 +60,8 @@ class Options:
     case5_workers: int
     case5_pinning: Pinning
     tools: tuple[Tool, ...]
+    case6_duration: int
+    case6_max_users: int
 
 
 def _tools(text: str) -> tuple[Tool, ...]:
@@ -81,12 +87,13 @@ def parse_options(argv: list[str]) -> Options:
         prog="./dev bench", description=__doc__.split("\n\n")[0] if __doc__ else None
     )
     # Case 3 is reserved (issue 12). "all" includes case 4 (three 10 s runs, about 45 s)
-    # and case 5 (three runs of --duration, Ray's start-up and shutdown: about 75 s).
+    # and case 5 (three runs of --duration, Ray's start-up and shutdown: about 75 s) and
+    # case 6 (at most nine runs of --case6-duration: about 100 s).
     parser.add_argument(
         "--case",
-        choices=["1", "2", "4", "sleep", "5", "scale", "all"],
+        choices=["1", "2", "4", "sleep", "5", "scale", "6", "open", "all"],
         default="all",
-        help="4 = sleep, 5 = scale",
+        help="4 = sleep, 5 = scale, 6 = open",
     )
     parser.add_argument("--duration", type=_positive, default=15, help="case 1 run time, s")
     parser.add_argument("--case2-duration", type=_positive, default=60, help="case 2 run time, s")
@@ -111,10 +118,21 @@ def parse_options(argv: list[str]) -> Options:
         help="case 5: shared = the generator tree on one CPU; spread = unpinned",
     )
     parser.add_argument(
+        "--case6-duration", type=_positive, default=10, help="case 6 run time of each run, s"
+    )
+    parser.add_argument(
+        "--case6-max-users",
+        type=_positive,
+        default=None,
+        help=f"case 6 --max-users (and -u); default {MAX_USERS_FACTOR}x --case1-users",
+    )
+    parser.add_argument(
         "--tools", type=_tools, default=tuple(Tool), help="comma-separated; default all"
     )
     args = parser.parse_args(argv)
-    cases = {"all": (1, 2, 4, 5), "sleep": (4,), "scale": (5,)}.get(args.case) or (int(args.case),)
+    aliases = {"all": (1, 2, 4, 5, 6), "sleep": (4,), "scale": (5,), "open": (6,)}
+    cases = aliases.get(args.case) or (int(args.case),)
+    max_users = args.case6_max_users or MAX_USERS_FACTOR * args.case1_users
     return Options(
         cases,
         args.duration,
@@ -127,6 +145,8 @@ def parse_options(argv: list[str]) -> Options:
         args.case5_workers,
         args.case5_pinning,
         args.tools,
+        args.case6_duration,
+        max_users,
     )
 
 
@@ -168,8 +188,8 @@ def main(argv: list[str]) -> int:
         )
     cpus = _cpus()
     needed = set(options.tools) if 1 in options.cases else set()
-    if 5 in options.cases:
-        needed.add(Tool.LOADHOPPER)  # case 5 runs loadhopper only, whatever --tools says
+    if 5 in options.cases or 6 in options.cases:
+        needed.add(Tool.LOADHOPPER)  # cases 5 and 6 run loadhopper only, whatever --tools says
     if 2 in options.cases:
         needed |= set(options.tools) & set(CASE2_TOOLS)
     if 4 in options.cases:
@@ -192,6 +212,7 @@ def main(argv: list[str]) -> int:
     case2: Case2Result | None = None
     case4: Case4Result | None = None
     case5: Case5Result | None = None
+    case6: Case6Result | None = None
     with tempfile.TemporaryDirectory(prefix="loadhopper-bench-") as tmp:
         workdir = Path(tmp)
         if 1 in options.cases:
@@ -243,6 +264,20 @@ def main(argv: list[str]) -> int:
                     ["", *case5_lines(case5), f"case 5 took {case5.elapsed_seconds:.0f} s", ""]
                 )
             )
+        if 6 in options.cases:
+            case6 = run_case6(
+                available[Tool.LOADHOPPER],
+                options.case1_users,
+                options.case6_max_users,
+                options.case6_duration,
+                cpus,
+                workdir,
+            )
+            print(
+                "\n".join(
+                    ["", *case6_lines(case6), f"case 6 took {case6.elapsed_seconds:.0f} s", ""]
+                )
+            )
 
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
@@ -260,6 +295,8 @@ def main(argv: list[str]) -> int:
             "case5_workers": options.case5_workers,
             "case5_pinning": options.case5_pinning.value,
             "tools": [tool.value for tool in options.tools],
+            "case6_duration": options.case6_duration,
+            "case6_max_users": options.case6_max_users,
         },
         _environment(nofile),
         available,
@@ -267,6 +304,7 @@ def main(argv: list[str]) -> int:
         case2,
         case4,
         case5,
+        case6,
     )
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"results saved to {path} (total {time.monotonic() - began:.0f} s)")

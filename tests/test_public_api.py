@@ -18,6 +18,7 @@ def test_the_public_api_is_exactly_this() -> None:
             "HttpUser",
             "InterruptTaskSet",
             "LoadTestShape",
+            "ArrivalShape",
             "LocustError",
             "MissingWaitTimeError",
             "RescheduleTask",

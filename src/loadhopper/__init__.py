@@ -19,6 +19,7 @@ from loadhopper._exceptions import (
     StopUser,
 )
 from loadhopper.runtime import (
+    ArrivalShape,
     Environment,
     LoadTestShape,
     events,
@@ -52,6 +53,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 __all__ = [
+    "ArrivalShape",
     "CatchResponseError",
     "Environment",
     "FastHttpUser",

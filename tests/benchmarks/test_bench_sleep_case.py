@@ -172,7 +172,7 @@ def test_the_sleep_locustfile_requests_then_sleeps_with_no_other_wait(
 def test_case_flags_select_the_sleep_case() -> None:
     assert parse_options(["--case", "sleep"]).cases == (4,)
     assert parse_options(["--case", "4"]).cases == (4,)
-    assert parse_options([]).cases == (1, 2, 4, 5)  # "all" includes case 5 (scale)
+    assert parse_options([]).cases == (1, 2, 4, 5, 6)  # "all" includes 5 (scale) and 6 (open)
     options = parse_options(["--case", "sleep", "--case4-duration", "5", "--case4-users", "8"])
     assert (options.case4_duration, options.case4_users) == (5, 8)
     assert options.case4_spawn_rate is None  # the case then uses one second of ramp

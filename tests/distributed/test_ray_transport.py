@@ -494,3 +494,42 @@ def test_cli_ray_worker_killed_by_pid_keeps_its_counts_and_its_users_move(
     assert workers[1]["lost_cause"] in err
     # Counted requests stay counted; some of the victim's may have died unanswered.
     assert _Counting.received >= summary["aggregated"]["num_requests"] >= before > 0
+
+
+def test_cli_ray_arrival_rate_is_split_exactly(shipped: Path, tmp_path: Path) -> None:
+    """`--arrival-rate` over two Ray workers: each runs its half of one schedule.
+
+    100/s for 4 s is iterations k = 0 .. 399 (k / 100 < 4); the pool (up to 8 users, each
+    answered at once) keeps every one on time, so all are started and none is dropped. The
+    workers start their halves within a few milliseconds of the master's clock, hence the
+    small slack at the run's edge.
+    """
+    (tmp_path / "locustfile.py").write_text(CLI_LOCUSTFILE)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    _Counting.received = 0
+    address = ray.get_runtime_context().gcs_address
+    try:
+        done = subprocess.run(
+            [
+                *(sys.executable, "-m", "loadhopper", "-f", "locustfile.py", "--headless"),
+                *("--arrival-rate", "100/s", "-u", "2", "--max-users", "8", "-t", "4"),
+                *("--ray", "auto", "--workers", "2", "--json-file", "out"),
+                *("-H", f"http://127.0.0.1:{server.server_address[1]}"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=tmp_path,
+            env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ADDRESS": address},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "out.json").read_text())
+    arrivals = summary["arrivals"]
+    assert abs(arrivals["due"] - 400) <= 6, arrivals
+    assert arrivals["dropped"] == 0, arrivals
+    assert summary["aggregated"]["num_requests"] == _Counting.received == arrivals["due"]

@@ -34,7 +34,9 @@ def traffic(c: StatsCollector) -> None:
     for i in range(200):
         name = ("/", "/cats", "/[id]/delete")[i % 3]
         error = None if i % 7 else ("HTTPError: 500" if i % 2 else ConnectionResetError("reset"))
-        c.record("GET" if i % 5 else "POST", name, 0.5 + i * 13.7, 1000 + i, error)
+        lag = float(i % 4) * 250.0 if i % 2 else None  # half the requests under a schedule
+        c.record("GET" if i % 5 else "POST", name, 0.5 + i * 13.7, 1000 + i, error, lag)
+    c.record_arrivals(due=120, late=7, dropped=2)
     c.record_exception("KeyError: 'pk'", '  File "locustfile.py", line 9, in task\n')
 
 
@@ -56,6 +58,11 @@ def test_a_collectors_delta_survives_the_wire() -> None:
     assert data.startswith(MAGIC + bytes([VERSION]))
     assert (again.num_requests, again.num_failures) == (200, delta.num_failures)
     assert delta.num_failures > 0 and delta.failures and delta.exceptions
+    assert (again.due, again.late, again.dropped) == (120, 7, 2)
+    assert all(row.corrected is not None and row.corrected.count for row in again.rows)
+    assert [r.corrected.bucket_counts() for r in again.rows if r.corrected] == [
+        r.corrected.bucket_counts() for r in delta.rows if r.corrected
+    ]
 
 
 texts = st.text(alphabet=st.characters(exclude_categories=()), max_size=40)
@@ -63,8 +70,32 @@ histograms = st.lists(
     st.one_of(st.integers(0, 3000), st.integers(1, ONE_HOUR_US), st.integers(0, 1 << 40)),
     max_size=60,
 ).map(histogram_of)
-rows = st.builds(RowDelta, texts, texts, histograms, histograms, st.integers(0, 1 << 50)).filter(
-    lambda r: r.num_requests > 0
+rows = (
+    st.builds(
+        RowDelta,
+        texts,
+        texts,
+        histograms,
+        histograms,
+        st.integers(0, 1 << 50),
+        st.sampled_from([None, "same"]),
+    )
+    .map(
+        # A corrected histogram holds at most the successes' count: a copy of theirs.
+        lambda r: (
+            r
+            if r.corrected is None
+            else RowDelta(
+                r.method,
+                r.name,
+                r.successes,
+                r.failures,
+                r.content_length,
+                r.successes.copy() if r.successes.count else None,
+            )
+        )
+    )
+    .filter(lambda r: r.num_requests > 0)
 )
 failures = st.builds(
     FailureDelta, texts, texts, texts, st.integers(1, 1 << 40), st.integers(0, 1 << 30)
@@ -86,6 +117,10 @@ deltas = st.builds(
     st.lists(rows, max_size=5).map(tuple),
     st.lists(failures, max_size=5).map(tuple),
     st.lists(exceptions, max_size=5).map(tuple),
+    st.just(()),
+    st.integers(0, 1 << 40),
+    st.integers(0, 1 << 40),
+    st.integers(0, 1 << 40),
 )
 
 
@@ -108,7 +143,7 @@ def test_an_empty_window_is_a_few_bytes() -> None:
     c = StatsCollector(start_time=T0)
     data = c.close_window(T0 + 1, user_count=0).to_bytes()
     assert WindowDelta.from_bytes(data).rows == ()
-    assert len(data) <= 4 + 1 + 5 + 16 + 1 + 3 + 1
+    assert len(data) <= 4 + 1 + 5 + 16 + 1 + 3 + 3 + 1
 
 
 # ---- what is refused ---------------------------------------------------------------------
@@ -142,7 +177,16 @@ def test_trailing_bytes_are_refused() -> None:
 def _header(index: int = 0, start: float = T0, end: float = T0 + 1, users: int = 0) -> bytes:
     zigzag = index * 2
     assert zigzag < 128
-    return MAGIC + bytes([VERSION, zigzag]) + struct.pack("<dd", start, end) + bytes([users])
+    head = MAGIC + bytes([VERSION, zigzag]) + struct.pack("<dd", start, end) + bytes([users])
+    return head + b"\x00\x00\x00"  # no iterations due, late or dropped
+
+
+def test_more_corrected_samples_than_successes_are_refused() -> None:
+    one = histogram_of([5])
+    row = RowDelta("GET", "/", one, Histogram(), 0, histogram_of([5, 6]))
+    data = WindowDelta(0, T0, T0 + 1, 0, (row,)).to_bytes()
+    with pytest.raises(ValueError, match="more corrected samples than successes"):
+        WindowDelta.from_bytes(data)
 
 
 @pytest.mark.parametrize(
@@ -152,7 +196,7 @@ def _header(index: int = 0, start: float = T0, end: float = T0 + 1, users: int =
         (_header(end=float("inf")) + b"\x00\x00\x00", "not a finite time"),
         # one row, GET /, no bytes, two empty histograms
         (
-            _header() + b"\x01\x03GET\x01/\x00" + b"\x01\x00\x00\x00\x00" * 2 + b"\x00\x00",
+            _header() + b"\x01\x03GET\x01/\x00" + b"\x01\x00\x00\x00\x00" * 3 + b"\x00\x00",
             "no requests",
         ),
         # a histogram of layout 2

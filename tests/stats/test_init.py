@@ -5,6 +5,7 @@ import loadhopper.stats as stats
 
 def test_public_names_are_exactly_these() -> None:
     assert sorted(stats.__all__) == [
+        "ArrivalTotals",
         "DEFAULT_PERCENTILES",
         "EntryView",
         "ExceptionDelta",
@@ -13,16 +14,21 @@ def test_public_names_are_exactly_these() -> None:
         "FailureSnapshot",
         "GeneratorHealth",
         "Histogram",
+        "Measure",
         "RowDelta",
         "RowSnapshot",
         "StallDelta",
         "StallSite",
         "StatsCollector",
         "StatsSnapshot",
+        "Threshold",
+        "ThresholdResult",
         "TimelinePoint",
         "WindowDelta",
         "capped_message",
+        "evaluate_thresholds",
         "normalise_error",
+        "parse_threshold",
         "template_url",
     ]
     for name in stats.__all__:

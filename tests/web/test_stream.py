@@ -9,17 +9,20 @@ from web_support import Client, ui_server
 from loadhopper.web._stream import format_event
 
 STATUS_KEYS = {
-    "running", "state", "user_count", "target_users", "spawn_rate", "host", "run_time",
+    "running", "state", "user_count", "target_users", "spawn_rate", "host", "load_model",
+    "run_time",
     "test_start", "tests_started", "error", "generation", "current_rps",
     "current_fail_per_sec", "fail_ratio",
 }  # fmt: skip
 STATS_KEYS = {
     "stats_start", "percentiles", "rows", "total", "overflowed", "failures",
-    "failures_left_out", "exceptions", "exceptions_left_out", "health",
+    "failures_left_out", "exceptions", "exceptions_left_out", "health", "arrivals",
 }  # fmt: skip
 ROW_KEYS = {
     "method", "name", "num_requests", "num_failures", "median", "p95", "p99", "avg", "min",
     "max", "avg_size", "current_rps", "current_fail_per_sec", "total_rps", "percentiles",
+    "corrected_count", "corrected_median", "corrected_p95", "corrected_p99", "corrected_avg",
+    "corrected_max", "corrected_percentiles",
 }  # fmt: skip
 
 
@@ -37,6 +40,7 @@ def test_hello_then_updates_with_new_points_only(target: Any) -> None:
             assert hello["points"] == [] and hello["test_starts"] == []
             assert hello["point_fields"] == [
                 "time", "users", "rps", "fail_per_sec", "p50", "p95", "p99", "avg", "stalled_ms",
+                "due", "late", "dropped", "corrected_p95", "corrected_p99",
             ]  # fmt: skip
             assert hello["defaults"] == {
                 "users": 1,

@@ -92,8 +92,15 @@ def _host_of(env: Environment) -> str | None:
 
 async def _run(env: Environment, options: Options, outputs: Outputs) -> HeadlessResult:
     runner = env.runner or env.create_local_runner()
-    users = options.num_users if options.num_users is not None else DEFAULT_USERS
-    rate = options.spawn_rate if options.spawn_rate is not None else DEFAULT_SPAWN_RATE
+    plan = env.arrival_plan
+    if plan is None:
+        users = options.num_users if options.num_users is not None else DEFAULT_USERS
+        rate = options.spawn_rate if options.spawn_rate is not None else DEFAULT_SPAWN_RATE
+    else:
+        # Under an arrival rate -u only pre-starts users (none unless given: they start on
+        # demand), within a second unless -r says otherwise.
+        users = options.num_users or 0
+        rate = options.spawn_rate if options.spawn_rate is not None else float(max(users, 1))
 
     def on_window(point: TimelinePoint) -> None:
         outputs.on_window(env.stats.snapshot(point.time), point)
@@ -137,6 +144,7 @@ async def _run(env: Environment, options: Options, outputs: Outputs) -> Headless
         host=_host_of(env),
         locustfile=options.locustfile,
         version=__version__,
+        load_model="" if plan is None else plan.describe(),
     )
     return HeadlessResult(env.stats.snapshot(end), run, stopper.count > 1, internal_error)
 

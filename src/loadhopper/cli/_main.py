@@ -7,14 +7,21 @@ Exit codes (docs/cli.md keeps the user-facing list):
 - 1: the locustfile cannot be used (missing, fails to import, no User class).
 - 2: a usage or config error (unknown flag, bad value, a feature not available yet), or an
   output file that could not be written.
+- 99: a threshold failed (`--threshold`, or the locustfile's `thresholds`), as k6's
+  ThresholdsHaveFailed; also when `--threshold-abort` stopped the test.
 - 70: loadhopper itself failed during the run (an internal error, logged with its
   traceback); the results so far are still written. 70 is sysexits.h's EX_SOFTWARE.
 - 130: Ctrl-C before the test started (once it runs, Ctrl-C stops it and the codes above
   apply).
+
+When several apply, the first of these wins: 70 (loadhopper failed), a listener's
+`environment.process_exit_code`, 2 (an output file could not be written), 99 (a threshold
+failed), `--exit-code-on-error` (failed requests or exceptions), 0.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import os
@@ -35,20 +42,21 @@ from loadhopper.cli._options import Options, parse_options
 from loadhopper.cli._outputs import Outputs
 from loadhopper.cli._parser import build_parser
 from loadhopper.cli._task_ratio import format_task_ratios, task_ratio_json
-from loadhopper.cli._validation import check_options, check_run
+from loadhopper.cli._validation import arrival_plan_of, check_options, check_run
 from loadhopper.distributed import MasterRunner
 from loadhopper.http import BodyLimits
 from loadhopper.report import RunInfo
 from loadhopper.runtime import (
     Environment,
     Locustfile,
+    ThresholdWatch,
     events,
     install_locust_alias,
     load_locustfile,
     uninstall_locust_alias,
 )
 from loadhopper.runtime._library import library_scope
-from loadhopper.stats import StatsSnapshot
+from loadhopper.stats import StatsSnapshot, Threshold, ThresholdResult, parse_threshold
 from loadhopper.user import User
 
 __all__ = [
@@ -56,6 +64,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_LOCUSTFILE",
     "EXIT_OK",
+    "EXIT_THRESHOLDS",
     "EXIT_USAGE",
     "main",
     "prepare",
@@ -69,6 +78,7 @@ EXIT_OK = 0
 EXIT_LOCUSTFILE = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70  # sysexits.h's EX_SOFTWARE: an internal software error
+EXIT_THRESHOLDS = 99  # k6's ThresholdsHaveFailed (errext/exitcodes), for those who move over
 EXIT_INTERRUPTED = 130  # the shell's convention for a process ended by SIGINT
 
 
@@ -212,6 +222,10 @@ def _run(args: list[str]) -> int:
     changed = (options.loglevel, options.logfile) != (first.loglevel, first.logfile)
     if not options.skip_log_setup and changed:
         setup_logging(options.loglevel, options.logfile)
+    # The locustfile's declared thresholds come first, then the command line's; all are
+    # parsed now, so that a malformed one is a usage error before anything starts.
+    options = dataclasses.replace(options, thresholds=locustfile.thresholds + options.thresholds)
+    _parse_thresholds(options.thresholds)
     env = prepare(locustfile, options)
     if options.list_commands:
         print("\n".join(cls.__name__ for cls in env.user_classes))
@@ -253,6 +267,29 @@ def run_test(env: Environment, options: Options, argv: Sequence[str] = ()) -> in
     if options.headless:
         return _headless(env, options)
     return _web(env, options)
+
+
+def _parse_thresholds(texts: Sequence[str]) -> tuple[Threshold, ...]:
+    """Parse every threshold expression (see `loadhopper.stats._thresholds`).
+
+    Raises:
+        ConfigError: one is malformed (the message names it and what was expected).
+    """
+    try:
+        return tuple(parse_threshold(text) for text in texts)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _threshold_watch(options: Options) -> ThresholdWatch | None:
+    thresholds = _parse_thresholds(options.thresholds)
+    if not thresholds:
+        if options.threshold_abort:
+            logger.warning("--threshold-abort has no effect: no threshold was given.")
+        return None
+    return ThresholdWatch(
+        thresholds, abort=options.threshold_abort, abort_delay=options.threshold_abort_delay
+    )
 
 
 def _select(locustfile: Locustfile, names: Sequence[str], shown: str) -> list[type[User]]:
@@ -297,17 +334,27 @@ def _environment(locustfile: Locustfile, options: Options) -> Environment:
     )
     if options.equal_weights:
         env.assign_equal_weights()
+    env.arrival_plan = arrival_plan_of(options, locustfile)
     return env
 
 
 def _headless(env: Environment, options: Options) -> int:
+    watch = _threshold_watch(options)
     outputs = Outputs(options, env.stats.percentiles)
     outputs.start()
     runner = env.runner or env.create_local_runner()
     events.init.fire(environment=env, runner=runner, web_ui=None)
+    if watch is not None:
+        # On the merged data in a master: its window listeners fire once its workers'
+        # windows are merged into env.stats.
+        watch.attach(runner)
     result = run_headless(env, options, outputs)
     events.quitting.fire(reverse=True, environment=env)
-    code = _conclude(env, options, outputs, result.snapshot, result.run)
+    run = result.run
+    if watch is not None:
+        verdicts = watch.finish(env.stats, result.snapshot, run.end_time)
+        run = dataclasses.replace(run, thresholds=verdicts)
+    code = _conclude(env, options, outputs, result.snapshot, run)
     return EXIT_INTERNAL if result.internal_error is not None else code
 
 
@@ -315,8 +362,11 @@ def _conclude(
     env: Environment, options: Options, outputs: Outputs, snapshot: StatsSnapshot, run: RunInfo
 ) -> int:
     """Write the final outputs and decide the exit code (after `events.quitting`)."""
+    failed = [result for result in run.thresholds if not result.passed]
     if env.process_exit_code is not None:
         code = int(env.process_exit_code)
+    elif failed:
+        code = EXIT_THRESHOLDS
     elif snapshot.total.num_failures or snapshot.exceptions:
         code = options.exit_code_on_error
     else:
@@ -326,9 +376,36 @@ def _conclude(
     written = outputs.finish(snapshot, run)
     if not written and env.process_exit_code is None:
         code = EXIT_USAGE
+    _log_thresholds(run.thresholds, failed)
     logger.info("Shutting down (exit code %d)", code)
     events.quit.fire(exit_code=code)
     return code
+
+
+def _log_thresholds(results: Sequence[ThresholdResult], failed: Sequence[ThresholdResult]) -> None:
+    """One line per failed threshold (the summary table is the reports')."""
+    for result in failed:
+        row = f" on {result.row}" if result.row else ""
+        if result.value is None:
+            logger.warning(
+                "Threshold %r failed%s: no data to judge %s (%s).",
+                result.expression,
+                row,
+                result.metric,
+                result.reason or "nothing was measured",
+            )
+            continue
+        logger.warning(
+            "Threshold %r failed%s: %s was %s (limit %s %s).",
+            result.expression,
+            row,
+            result.metric,
+            result.value_text,
+            result.operator,
+            result.limit_text,
+        )
+    if results and not failed:
+        logger.info("All %d thresholds passed.", len(results))
 
 
 def _web(env: Environment, options: Options) -> int:
@@ -337,6 +414,7 @@ def _web(env: Environment, options: Options) -> int:
     from loadhopper.cli._web_mode import run_web_mode, web_login_of
 
     login = web_login_of(options.web_login)  # a bad value is a usage error before anything
+    watch = _threshold_watch(options)
     outputs = Outputs(options, env.stats.percentiles)
     outputs.start()
     runner = env.runner or env.create_local_runner()
@@ -344,7 +422,7 @@ def _web(env: Environment, options: Options) -> int:
     # add Flask routes cannot work: they see web_ui=None, as in a headless run.
     events.init.fire(environment=env, runner=runner, web_ui=None)
     try:
-        result = run_web_mode(env, options, outputs, login=login)
+        result = run_web_mode(env, options, outputs, login=login, watch=watch)
     except ConfigError:
         raise
     except Exception:
@@ -356,7 +434,13 @@ def _web(env: Environment, options: Options) -> int:
         logger.info("No test was run; shutting down (exit code %d)", code)
         events.quit.fire(exit_code=code)
         return code
-    code = _conclude(env, options, outputs, result.finished.snapshot, result.finished.run)
+    finished = result.finished
+    run = finished.run
+    if watch is not None:
+        # Once more on the final statistics (the UI showed them live during the test).
+        verdicts = watch.finish(env.stats, finished.snapshot, run.end_time)
+        run = dataclasses.replace(run, thresholds=verdicts)
+    code = _conclude(env, options, outputs, finished.snapshot, run)
     if result.error is not None and env.process_exit_code is None:
         return EXIT_USAGE  # loadhopper itself failed during the test (logged with its traceback)
     return code

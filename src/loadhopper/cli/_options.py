@@ -72,6 +72,13 @@ class Options:
     loglevel: str = "INFO"
     logfile: str | None = None
     skip_log_setup: bool = False
+    arrival_rate: float | None = None  # iterations per second
+    arrival_stages: tuple[tuple[float, float], ...] = ()  # (seconds, target per second)
+    max_users: int | None = None
+    backlog_timeout: float = 10.0
+    thresholds: tuple[str, ...] = ()
+    threshold_abort: bool = False
+    threshold_abort_delay: float = 0.0
     processes: int | None = None
     ray: str | None = None
     workers: int | None = None

@@ -72,6 +72,10 @@ class Outputs:
                 options.csv_prefix,
                 percentiles,
                 full_history=options.stats_history_enabled,
+                # An arrival rate known before the test gives the open model's CSV columns
+                # from the start; a locustfile's own rate shape or pacing users are seen
+                # at the first history row instead (see report/_csv.py).
+                open_model=options.arrival_rate is not None or bool(options.arrival_stages),
             )
             if options.csv_prefix
             else None
@@ -163,7 +167,8 @@ class Outputs:
         Returns:
             True if everything was written; False if a file could not be (logged).
         """
-        print(format_summary(snapshot, max_name_width=_name_width()), file=self.console, flush=True)
+        summary = format_summary(snapshot, max_name_width=_name_width(), run=run)
+        print(summary, file=self.console, flush=True)
         ok = True
         for path, write in self._final_writes(snapshot, run):
             ok = self._write(path, write) and ok

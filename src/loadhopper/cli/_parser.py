@@ -13,6 +13,7 @@ import difflib
 from typing import Any, NoReturn
 
 from loadhopper._exceptions import ConfigError
+from loadhopper.cli._rate import parse_rate, parse_stages
 from loadhopper.cli._size import format_size, parse_size
 from loadhopper.cli._timespan import parse_timespan
 from loadhopper.http import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_DECODED_SIZE
@@ -256,6 +257,80 @@ def _add_run(parser: LocustArgumentParser) -> None:
     )
 
 
+def _rate(text: str) -> float:
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _stages(text: str) -> tuple[tuple[float, float], ...]:
+    try:
+        return parse_stages(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_open_model(parser: LocustArgumentParser) -> None:
+    group = parser.add_argument_group("Open workload model (arrival rates)")
+    group.add_argument(
+        "--arrival-rate",
+        type=_rate,
+        metavar="RATE",
+        help="Start iterations (one task of a free user) at this fixed rate, whatever the "
+        "target's speed: 200/s, 200/m or 200 (per second). -u users are started first; more "
+        "are started as needed up to --max-users.",
+    )
+    group.add_argument(
+        "--arrival-stages",
+        type=_stages,
+        default=(),
+        metavar="STAGES",
+        help="Staged arrival rates, each a linear ramp from the previous rate (the "
+        "--arrival-rate, or 0) to its target over its duration: '30s:100/s,2m:100/s,30s:0'.",
+    )
+    group.add_argument(
+        "--max-users",
+        type=_positive_int,
+        metavar="N",
+        help="With an arrival rate: the most users that may run at once (default: -u, or 100).",
+    )
+    group.add_argument(
+        "--backlog-timeout",
+        type=_timespan,
+        default=10.0,
+        metavar="TIME",
+        help="With an arrival rate: an iteration that found no free user waits for one at "
+        "most this long, then is dropped and counted (default 10s).",
+    )
+
+
+def _add_thresholds(parser: LocustArgumentParser) -> None:
+    group = parser.add_argument_group("Thresholds")
+    group.add_argument(
+        "--threshold",
+        action="append",
+        dest="thresholds",
+        default=[],
+        metavar="EXPR",
+        help="A pass/fail condition on the merged results, repeatable: 'p95<200', "
+        "'GET /api:p99.9<1000', 'corrected_p99<500', 'avg<50', 'fail_ratio<0.01', "
+        "'rps>100', 'dropped<1'. Any failing threshold sets the exit code to 99.",
+    )
+    group.add_argument(
+        "--threshold-abort",
+        action="store_true",
+        help="Stop the test at the first threshold breach (after --threshold-abort-delay).",
+    )
+    group.add_argument(
+        "--threshold-abort-delay",
+        type=_timespan,
+        default=0.0,
+        metavar="TIME",
+        help="With --threshold-abort: judge breaches only after this much of the test (default 0).",
+    )
+
+
 def _add_distributed(parser: LocustArgumentParser) -> None:
     group = parser.add_argument_group("Distributed runs")
     group.add_argument(
@@ -306,5 +381,7 @@ def build_parser() -> LocustArgumentParser:
     _add_web(parser)
     _add_outputs(parser)
     _add_run(parser)
+    _add_open_model(parser)
+    _add_thresholds(parser)
     _add_distributed(parser)
     return parser

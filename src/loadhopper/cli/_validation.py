@@ -21,11 +21,12 @@ from urllib.parse import urlsplit
 from loadhopper._exceptions import ConfigError
 from loadhopper.cli._options import Options
 from loadhopper.cli._outputs import html_path, json_path
-from loadhopper.runtime import Environment
+from loadhopper.runtime import Environment, Locustfile
+from loadhopper.runtime._arrival import DEFAULT_MAX_USERS, ArrivalPlan
 from loadhopper.user import HttpUser
 from loadhopper.user._task import TAGS_ATTR, TagFilter, holder_tags, is_task_holder
 
-__all__ = ["check_options", "check_run", "host_problem"]
+__all__ = ["arrival_plan_of", "check_options", "check_run", "host_problem"]
 
 _SCHEMES = ("http://", "https://")
 _MAX_PORT = 65535
@@ -301,3 +302,66 @@ def _tags_of(classes: Iterable[type]) -> set[str]:
             else:
                 tags |= set(getattr(entry, TAGS_ATTR, ()))
     return tags
+
+
+def arrival_plan_of(options: Options, locustfile: Locustfile) -> ArrivalPlan | None:
+    """The open model's plan from `--arrival-rate`/`--arrival-stages` or an ArrivalShape.
+
+    None for the closed model. `--max-users` defaults to `-u` when given, else to
+    `DEFAULT_MAX_USERS`; the command line's stages win over an ArrivalShape's.
+
+    Raises:
+        ConfigError: an arrival rate beside a LoadTestShape, `--max-users` below 1 or
+            below `-u`, a negative `--backlog-timeout`, or a constant rate of 0.
+    """
+    shape = locustfile.arrival_shape
+    given = options.arrival_rate is not None or bool(options.arrival_stages)
+    if not given and shape is None:
+        if options.max_users is not None:
+            raise ConfigError(
+                "--max-users only applies to an arrival rate; give --arrival-rate or "
+                "--arrival-stages, or use -u for the closed model."
+            )
+        return None
+    if locustfile.shape_class is not None:
+        source = (
+            "--arrival-rate/--arrival-stages"
+            if given or shape is None
+            else f"{shape.__name__} (an ArrivalShape)"
+        )
+        raise ConfigError(
+            f"{source} cannot run with {locustfile.shape_class.__name__} (a LoadTestShape); "
+            "choose one load model."
+        )
+    if options.max_users is not None and options.max_users < 1:
+        raise ConfigError(f"--max-users must be at least 1, got {options.max_users}.")
+    users = options.num_users
+    max_users = options.max_users
+    if max_users is None and not given and shape is not None and shape.max_users is not None:
+        max_users = int(shape.max_users)
+    if max_users is None:
+        max_users = users if users else DEFAULT_MAX_USERS
+    if users is not None and users > max_users:
+        raise ConfigError(
+            f"-u/--users {users} is above --max-users {max_users}; the users started first "
+            "count towards the maximum, so raise --max-users or lower -u."
+        )
+    timeout = options.backlog_timeout
+    if not (math.isfinite(timeout) and timeout >= 0):
+        raise ConfigError(f"--backlog-timeout must be 0 or more seconds, got {timeout:g}.")
+    if given:
+        start = options.arrival_rate or 0.0
+        stages = tuple(options.arrival_stages or ())
+    else:
+        assert shape is not None
+        start = float(shape.start_rate)
+        stages = tuple((float(d), float(r)) for d, r in shape.stages)
+        if not stages:
+            raise ConfigError(
+                f"{shape.__name__} (an ArrivalShape) has no stages; set "
+                "stages = [(seconds, rate per second), ...]."
+            )
+    try:
+        return ArrivalPlan(start, stages, max_users=max_users, backlog_timeout=timeout)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

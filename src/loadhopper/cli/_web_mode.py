@@ -21,7 +21,7 @@ from loadhopper.cli._distributed import close_workers
 from loadhopper.cli._headless import DEFAULT_SPAWN_RATE, DEFAULT_USERS
 from loadhopper.cli._options import Options
 from loadhopper.cli._outputs import Outputs, _locustfile_source
-from loadhopper.runtime import Environment, new_event_loop
+from loadhopper.runtime import Environment, ThresholdWatch, new_event_loop
 from loadhopper.web import (
     FinishedTest,
     StartParameters,
@@ -138,16 +138,29 @@ def _announce(server: WebServer, login: WebLogin | None, host: str) -> None:
 
 
 async def _serve(
-    env: Environment, options: Options, outputs: Outputs, login: WebLogin | None
+    env: Environment,
+    options: Options,
+    outputs: Outputs,
+    login: WebLogin | None,
+    watch: ThresholdWatch | None,
 ) -> WebModeResult:
     host = _bind_host(options.web_host)
+    plan = env.arrival_plan
     controller = WebController(
         env,
         locustfile=options.locustfile,
         locustfile_source=_locustfile_source(options.locustfile),
         full_history=options.stats_history_enabled,
         defaults=_defaults(options),
+        load_model="" if plan is None else plan.describe(),
     )
+    if watch is not None:
+        # Each test the UI starts is judged from its own start, as a headless run is.
+        def attach(**_kwargs: object) -> None:
+            watch.attach(controller.runner)
+
+        env.events.test_start.add_listener(attach)
+        controller.threshold_source = lambda: watch.results
     controller.window_listeners.append(outputs.on_window)
     app = create_app(
         controller, login=login, allowed_hosts=_LOOPBACK_NAMES if _is_loopback(host) else None
@@ -199,7 +212,12 @@ async def _wait_either(event: asyncio.Event, task: asyncio.Task[None]) -> None:
 
 
 def run_web_mode(
-    env: Environment, options: Options, outputs: Outputs, *, login: WebLogin | None = None
+    env: Environment,
+    options: Options,
+    outputs: Outputs,
+    *,
+    login: WebLogin | None = None,
+    watch: ThresholdWatch | None = None,
 ) -> WebModeResult:
     """Serve the web UI on a fresh uvloop event loop until the process should end.
 
@@ -209,6 +227,7 @@ def run_web_mode(
             `--autostart`, `--autoquit`, `-u`, `-r`, `-t`, `-H`, ...).
         outputs: where the CSV history rows (and, with `--print-stats`, the tables) go.
         login: the credentials every route requires (`web_login_of(options.web_login)`).
+        watch: the thresholds, judged during every test the UI starts and shown live.
 
     Returns:
         The last test and its error, if any; nothing has been printed or written for the
@@ -218,4 +237,4 @@ def run_web_mode(
         ConfigError: the address cannot be bound.
     """
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        return runner.run(_serve(env, options, outputs, login))
+        return runner.run(_serve(env, options, outputs, login, watch))

@@ -11,7 +11,10 @@ A test follows the same load model as a local one (`-u/-r`, or a LoadTestShape t
 master alone runs). Each `SetUsers` becomes per-class totals (`run_sequence`: fixed
 counts first, then weights) dealt round-robin over the live workers by index, as Locust's
 dispatcher deals them, so `fixed_count` holds globally and the spread is even; each worker
-ramps at `rate / workers`, so the run ramps at the asked rate.
+ramps at `rate / workers`, so the run ramps at the asked rate. Under an arrival rate the
+master runs no schedule itself: each worker gets its exact part of it (`SetArrivals`,
+`ArrivalPlan.split`) and runs it on its own clock; the master ends the test when the
+stages end (or at `-t`).
 
 Window listeners fire once per *round*: when every live worker has sent a window since the
 last round, with the point of the newest index merged (worker windows of one second line
@@ -44,6 +47,7 @@ from loadhopper.distributed._messages import (
     Hello,
     Quit,
     ResetStats,
+    SetArrivals,
     SetTargets,
     SpawningComplete,
     Stopped,
@@ -55,6 +59,7 @@ from loadhopper.distributed._transport import Transport, WorkerLost, WorkerSpec
 from loadhopper.distributed._workers import WorkerInfo, WorkerRecord, WorkerState
 from loadhopper.runtime import Environment, RunnerState, spawn_schedule
 from loadhopper.runtime import MasterRunner as _MasterBase
+from loadhopper.runtime._arrival import ArrivalModel, ArrivalPlan
 from loadhopper.runtime._dispatch import run_sequence
 from loadhopper.runtime._distributed_names import CustomMessages, MessageHandler
 from loadhopper.runtime._load_model import (
@@ -421,6 +426,9 @@ class MasterRunner(_MasterBase):
                 self.greenlet.changed()
 
     async def _follow(self, model: LoadModel) -> None:
+        if isinstance(model, ArrivalModel):
+            await self._follow_arrivals(model.plan)
+            return
         async for command in model.commands(self.clock):
             if isinstance(command, SetUsers):
                 self.start(
@@ -435,6 +443,39 @@ class MasterRunner(_MasterBase):
                     "this load model starts single iterations, which distributed runs "
                     "cannot run yet; use a closed model (-u/-r or a LoadTestShape)"
                 )
+
+    async def _follow_arrivals(self, plan: ArrivalPlan) -> None:
+        """Give each live worker its part of the schedule; stop when the stages end.
+
+        Worker i of n runs the iterations k with k % n == i of the one schedule, so the
+        total is exact, with its share of `max_users`; the `-u` users to pre-start are
+        dealt as `_dispatch` deals users.
+        """
+        env = self.environment
+        workers = [w for w in self._workers if w.live]
+        if workers:
+            user_count = self.target_user_count
+            sequence = run_sequence(self._classes, user_count, env.weight_of)
+            names = [c.__name__ for c in self._classes]
+            self.state = RunnerState.SPAWNING
+            count = len(workers)
+            for position, worker in enumerate(workers):
+                mine = collections.Counter(c.__name__ for c in sequence[position::count])
+                worker.spawned = False
+                worker.state = WorkerState.SPAWNING
+                worker.send(
+                    SetArrivals(
+                        plan=plan.split(position, count),
+                        targets=tuple((name, mine.get(name, 0)) for name in names),
+                        spawn_rate=self.spawn_rate / count,
+                        host=self._host,
+                        user_count_total=user_count,
+                    )
+                )
+        if plan.duration is not None:
+            await self.clock.sleep(plan.duration)
+            logger.info("the arrival stages ended: stopping")
+            self.stop()
 
     async def _stop_after(self, run_time: float) -> None:
         await self.clock.sleep(run_time)

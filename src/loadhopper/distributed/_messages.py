@@ -18,6 +18,8 @@ import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadhopper.runtime._arrival import ArrivalPlan
+
 __all__ = [
     "Configure",
     "CustomMessage",
@@ -27,6 +29,7 @@ __all__ = [
     "MasterMessage",
     "Quit",
     "ResetStats",
+    "SetArrivals",
     "SetTargets",
     "SpawningComplete",
     "StopTest",
@@ -57,6 +60,21 @@ class SetTargets:
     spawn_rate: float
     host: str | None = None
     user_count_total: int = 0  # the test's global target, for `runner.target_user_count`
+
+
+@dataclass(frozen=True, slots=True)
+class SetArrivals:
+    """Begin a test under an arrival rate: run `plan` (this worker's part of the schedule).
+
+    `targets` are the users to pre-start per class (`-u`, dealt as `SetTargets` deals
+    them), started at `spawn_rate`/s; more start on demand up to `plan.max_users`.
+    """
+
+    plan: ArrivalPlan
+    targets: tuple[tuple[str, int], ...]
+    spawn_rate: float
+    host: str | None = None
+    user_count_total: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +164,15 @@ class CustomMessage:
     data: Any
 
 
-MasterMessage = Configure | SetTargets | ResetStats | StopTest | Heartbeat | Quit | CustomMessage
+MasterMessage = (
+    Configure | SetTargets | SetArrivals | ResetStats | StopTest | Heartbeat | Quit | CustomMessage
+)
 WorkerMessage = Hello | WindowReport | SpawningComplete | Stopped | Failed | CustomMessage
 
 _TYPES = (
     Configure,
     SetTargets,
+    SetArrivals,
     ResetStats,
     StopTest,
     Heartbeat,

@@ -5,8 +5,9 @@ master and a function that sends frames back. `serve` builds the run's Environme
 locustfile loaded relative to `spec.cwd`, `spec.argv` parsed as the CLI parses it, unless
 the transport already has one, as a forked child does), makes a `WorkerRunner`, says
 `Hello`, and then follows the master: `Configure`, `SetTargets` (which begins the test the
-first time), `StopTest` (answered with `Stopped` and the last window), custom messages, and
-`Quit`. Each closed window goes to the master as a `WindowReport` after
+first time), `SetArrivals` (which begins a test under an arrival rate, with this worker's
+part of the schedule), `StopTest` (answered with `Stopped` and the last window), custom
+messages, and `Quit`. Each closed window goes to the master as a `WindowReport` after
 `events.report_to_master` has had its say, as Locust does.
 """
 
@@ -30,6 +31,7 @@ from loadhopper.distributed._messages import (
     MasterMessage,
     Quit,
     ResetStats,
+    SetArrivals,
     SetTargets,
     SpawningComplete,
     Stopped,
@@ -153,6 +155,17 @@ class _Worker:
                 )
             else:
                 runner.start(total, message.spawn_rate)
+        elif isinstance(message, SetArrivals):
+            # This worker's part of the schedule; its master ends the test.
+            runner.environment.arrival_plan = message.plan
+            targets = dict(message.targets)
+            runner.set_targets(targets)
+            runner.target_user_count = message.user_count_total
+            if self._test is None or self._test.done():
+                total = sum(targets.values())
+                self._test = asyncio.create_task(
+                    self._run(total, message.spawn_rate, message.host), name="worker-test"
+                )
         elif isinstance(message, ResetStats):
             self._generation = message.generation
             runner.reset_stats()

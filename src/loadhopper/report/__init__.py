@@ -7,6 +7,8 @@ from loadhopper.report._console import (
     format_percentiles_table,
     format_stats_table,
     format_summary,
+    format_thresholds,
+    threshold_value,
 )
 from loadhopper.report._csv import (
     MAX_PENDING_HISTORY_BYTES,
@@ -40,6 +42,7 @@ __all__ = [
     "format_percentiles_table",
     "format_stats_table",
     "format_summary",
+    "format_thresholds",
     "history_csv_header",
     "history_csv_rows",
     "percentile_label",
@@ -48,5 +51,6 @@ __all__ = [
     "stats_csv_header",
     "stats_csv_rows",
     "summary_dict",
+    "threshold_value",
     "write_html_report",
 ]

@@ -13,6 +13,14 @@ with two deliberate differences, both from reference/locust.md §5:
 Both tables say when the load generator's event loop was blocked (a stall: blocking code in
 a task), because the latencies measured meanwhile include the stall: the periodic table
 adds a line for the stalls of its period, the final summary a "Generator health" section.
+
+Under an open model (an arrival rate) both tables add an "Arrivals" line (iterations due,
+started late and dropped: per second and counted) and, when the generator fell behind, a
+one-line warning. Rows with samples that had an intended start get a second line in the
+percentile table, "(corrected)": the latency from that intended start, which includes the
+time the iteration waited (coordinated omission, reference/distributed.md §C2). The summary
+opens with the load model when there is one and ends with the thresholds' verdicts. None of
+these lines appear in a closed-model run without thresholds, whose tables stay as they were.
 """
 
 from __future__ import annotations
@@ -21,7 +29,15 @@ from collections.abc import Sequence
 from enum import Enum
 
 from loadhopper.report._format import format_ms, format_rate, percentile_label, truncate_middle
-from loadhopper.stats import RowSnapshot, StatsSnapshot
+from loadhopper.report._open_model import (
+    RECENT_SECONDS,
+    any_corrected,
+    recent_arrivals,
+    recent_seconds,
+    shortfall_warning,
+)
+from loadhopper.report._run_info import RunInfo
+from loadhopper.stats import ArrivalTotals, RowSnapshot, StatsSnapshot, ThresholdResult
 
 __all__ = [
     "RateKind",
@@ -31,6 +47,8 @@ __all__ = [
     "format_percentiles_table",
     "format_stats_table",
     "format_summary",
+    "format_thresholds",
+    "threshold_value",
 ]
 
 # The period the periodic table's stall line covers: the windows behind its current rates.
@@ -38,6 +56,11 @@ STALL_PERIOD_SECONDS = 10.0
 _TYPE_WIDTH = 8
 _MIN_NAME_WIDTH = 10
 DEFAULT_NAME_WIDTH = 60
+_CORRECTED_LABEL = "(corrected)"
+_CORRECTED_NOTE = (
+    "(corrected): from each iteration's intended start, so the time it waited for a free "
+    "user counts (corrected for coordinated omission); # reqs: the samples that had one."
+)
 
 
 class RateKind(Enum):
@@ -131,11 +154,39 @@ def format_stats_table(
             "The row limit was reached: further names are counted together in one row "
             "(raise it with --max-stats-rows)."
         )
+    if snapshot.arrivals.active:
+        lines.extend(_arrival_lines(snapshot, rates))
     if rates is RateKind.CURRENT:
         stall = _stall_line(snapshot, stall_period)
         if stall:
             lines.append(stall)
     return "\n".join(lines)
+
+
+def _counts(totals: ArrivalTotals, seconds: float) -> str:
+    return (
+        f"{totals.due:,} due ({format_rate(totals.due / seconds)}/s), "
+        f"{totals.late:,} started late ({format_rate(totals.late / seconds)}/s), "
+        f"{totals.dropped:,} dropped ({format_rate(totals.dropped / seconds)}/s)"
+    )
+
+
+def _arrival_lines(snapshot: StatsSnapshot, rates: RateKind) -> list[str]:
+    # The periodic table's rates are over its last 10 seconds, like its req/s (10s); the
+    # summary's over the whole run, like its req/s (run).
+    total = snapshot.arrivals
+    if rates is RateKind.CURRENT:
+        recent = recent_arrivals(snapshot)
+        lines = [
+            f"Arrivals in the last {RECENT_SECONDS:g} s: "
+            f"{_counts(recent, recent_seconds(snapshot))}; since the start: {total.due:,} due, "
+            f"{total.late:,} started late, {total.dropped:,} dropped.",
+            shortfall_warning(recent, when=f" in the last {RECENT_SECONDS:g} s"),
+        ]
+    else:
+        seconds = max(snapshot.end_time - snapshot.start_time, 1e-9)
+        lines = [f"Arrivals over the run: {_counts(total, seconds)}.", shortfall_warning(total)]
+    return [line for line in lines if line]
 
 
 def _stall_line(snapshot: StatsSnapshot, period: float) -> str:
@@ -156,6 +207,9 @@ def format_percentiles_table(
 ) -> str:
     """Format the "Response time percentiles" table: exact values, 3 significant digits, ms."""
     width = _name_width(snapshot, max_name_width)
+    corrected = any_corrected(snapshot)
+    if corrected:
+        width = max(width, len(_CORRECTED_LABEL))
     labels = [percentile_label(p) for p in snapshot.percentiles]
     column = max([7, *(len(label) for label in labels)])
     header = (
@@ -167,12 +221,20 @@ def format_percentiles_table(
 
     def line(row: RowSnapshot) -> str:
         values = " ".join(f"{format_ms(value):>{column}}" for value in row.percentiles)
-        return f"{_type_name(row, width)} {values} {row.num_requests:>7}"
+        text = f"{_type_name(row, width)} {values} {row.num_requests:>7}"
+        if not row.corrected_count:
+            return text
+        # The corrected line sits right under its row, so the two read as a pair.
+        fixed = " ".join(f"{format_ms(value):>{column}}" for value in row.corrected_percentiles)
+        label = f"{'':<{_TYPE_WIDTH}} {_CORRECTED_LABEL:<{width}}"
+        return f"{text}\n{label} {fixed} {row.corrected_count:>7}"
 
     lines = ["Response time percentiles (ms, successful requests, 3 significant digits)"]
     lines += [header, rule]
     lines.extend(line(row) for row in snapshot.rows)
     lines += [rule, line(snapshot.total)]
+    if corrected:
+        lines.append(_CORRECTED_NOTE)
     return "\n".join(lines)
 
 
@@ -238,13 +300,91 @@ def format_health(snapshot: StatsSnapshot) -> str:
     return "\n".join(lines)
 
 
-def format_summary(snapshot: StatsSnapshot, *, max_name_width: int = DEFAULT_NAME_WIDTH) -> str:
-    """Format the final summary: whole-run stats, percentiles, errors, exceptions, health."""
+def threshold_value(result: ThresholdResult) -> str:
+    """A threshold's observed value with its unit: `212 ms`, `0.0125`, `98.20/s`, `3`."""
+    value = result.value
+    if value is None:
+        return "no data"
+    metric = result.metric.removeprefix("corrected ")
+    if metric in _LATENCY_METRICS or (metric[:1] == "p" and metric[1:2].isdigit()):
+        return f"{format_ms(value)} ms"
+    if metric.endswith("rps") or metric.endswith("per_sec"):
+        return f"{format_rate(value)}/s"
+    if metric.endswith("ratio"):
+        return f"{value:.4g}"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:.4g}"
+
+
+# Metrics measured in milliseconds besides the percentiles ("p95", "p99.9").
+_LATENCY_METRICS = frozenset({"avg", "min", "max", "med", "median"})
+
+
+def format_thresholds(results: Sequence[ThresholdResult], *, start_time: float) -> str:
+    """Format the "Thresholds" table: each threshold's row, observed value and verdict.
+
+    Args:
+        results: the verdicts, in the order the thresholds were given.
+        start_time: the run's start (epoch seconds), to say when a breach was first seen.
+
+    Returns:
+        The table ending with "N of M thresholds failed", or "" when there are none.
+    """
+    if not results:
+        return ""
+    cells = [
+        (
+            r.expression,
+            r.row,
+            threshold_value(r),
+            "pass" if r.passed else "FAIL",
+            "-" if r.first_breach is None else f"+{max(0.0, r.first_breach - start_time):.1f} s",
+            "aborted the run" if r.aborted else "",
+        )
+        for r in results
+    ]
+    heads = ("Threshold", "Row", "Value", "Result", "First failed at")
+    widths = [max(len(head), *(len(c[i]) for c in cells)) for i, head in enumerate(heads)]
+
+    def line(columns: Sequence[str], note: str = "") -> str:
+        text = " ".join(f"{col:<{w}}" for col, w in zip(columns, widths, strict=True))
+        return f"{text} {note}".rstrip()
+
+    rule = "|".join("-" * w for w in widths)
+    failed = sum(not r.passed for r in results)
+    lines = ["Thresholds", line(heads), rule]
+    lines.extend(line(c[:5], c[5]) for c in cells)
+    lines += [
+        rule,
+        f"{failed} of {len(results)} {'threshold' if len(results) == 1 else 'thresholds'} failed.",
+    ]
+    return "\n".join(lines)
+
+
+def format_summary(
+    snapshot: StatsSnapshot,
+    *,
+    max_name_width: int = DEFAULT_NAME_WIDTH,
+    run: RunInfo | None = None,
+) -> str:
+    """Format the final summary: whole-run stats, percentiles, errors, exceptions, health.
+
+    Args:
+        snapshot: the stats to show.
+        max_name_width: names longer than this are shortened in the middle.
+        run: what the run was; its load model (when set) opens the summary and its
+            thresholds' verdicts (when any) close it.
+    """
+    load_model = f"Load model: {run.load_model}" if run is not None and run.load_model else ""
+    thresholds = (
+        format_thresholds(run.thresholds, start_time=run.start_time) if run is not None else ""
+    )
     parts = [
+        load_model,
         format_stats_table(snapshot, rates=RateKind.TOTAL, max_name_width=max_name_width),
         format_percentiles_table(snapshot, max_name_width=max_name_width),
         format_failures(snapshot),
         format_exceptions(snapshot),
         format_health(snapshot),
+        thresholds,
     ]
     return "\n\n".join(part for part in parts if part) + "\n"

@@ -37,6 +37,7 @@ from loadhopper.stats import (
     FailureSnapshot,
     RowSnapshot,
     StatsSnapshot,
+    ThresholdResult,
     TimelinePoint,
 )
 
@@ -65,6 +66,13 @@ _PERCENTILES_TABLE_BUDGET = 200_000
 _FAILURES_BUDGET = 100_000
 _EXCEPTIONS_BUDGET = 128_000
 _TIMELINE_BUDGET = 260_000
+_CORRECTED_TABLE_BUDGET = 120_000
+_THRESHOLDS_BUDGET = 32_000
+MAX_THRESHOLDS = 200  # far more than anyone writes; a cap keeps the budget honest
+MAX_EXPRESSION_CHARS = 300
+
+# The one phrase that says what "corrected" means, everywhere the report uses the word.
+CORRECTED_LABEL = "corrected for coordinated omission (from each iteration's intended start)"
 
 # What a browser would otherwise read as the end of the <script> element (or the start of
 # an HTML comment inside it, which changes how the element ends), and their JSON escapes.
@@ -199,6 +207,10 @@ def _run_section(snapshot: StatsSnapshot, run: RunInfo) -> str:
         ("Users", str(run.users)),
         ("Spawn rate", f"{run.spawn_rate:g} users/s"),
         ("Run time limit", run_time),
+    ]
+    if run.load_model:
+        params.append(("Load model", run.load_model))
+    params += [
         ("Start", f"{_utc(run.start_time)} UTC"),
         ("End", f"{_utc(run.end_time)} UTC"),
         ("Duration", _duration(run.duration)),
@@ -402,6 +414,167 @@ def _health_section(snapshot: StatsSnapshot) -> str:
     )
 
 
+# ---- the open model and thresholds ----------------------------------------------------
+
+
+def _corrected_rows(snapshot: StatsSnapshot) -> list[RowSnapshot]:
+    return [row for row in snapshot.rows if row.corrected_count]
+
+
+def _has_corrected(snapshot: StatsSnapshot) -> bool:
+    return snapshot.total.corrected_count > 0 or bool(_corrected_rows(snapshot))
+
+
+def _corrected_pair(row: RowSnapshot, css: str = "") -> str:
+    # Two lines per row, one above the other in the same columns, so that each corrected
+    # percentile sits right under the one measured from the send.
+    measured = "".join(f"<td>{format_ms(v)}</td>" for v in row.percentiles)
+    corrected = "".join(f"<td>{format_ms(v)}</td>" for v in row.corrected_percentiles)
+    name = _name_cells(row)
+    return (
+        f'<tr class="measured{css}">{name}<td class="from">the send</td>{measured}'
+        f"<td>{format_ms(row.avg_response_time)}</td>"
+        f"<td>{row.num_requests - row.num_failures}</td></tr>"
+        f'<tr class="corrected{css}">{name}<td class="from">intended start</td>{corrected}'
+        f"<td>{format_ms(row.corrected_avg)}</td><td>{row.corrected_count}</td></tr>"
+    )
+
+
+def _corrected_section(snapshot: StatsSnapshot) -> str:
+    """Measured and corrected percentiles side by side; "" when nothing had a schedule."""
+    if not _has_corrected(snapshot):
+        return ""
+    headers = [
+        "Type", "Name", "Latency from", *(percentile_label(q) for q in snapshot.percentiles),
+        "Average", "# Samples",
+    ]  # fmt: skip
+    rows = _corrected_rows(snapshot)
+    shown = _take_within(rows, _corrected_pair, max_items=len(rows), budget=_CORRECTED_TABLE_BUDGET)
+    body = "".join(shown)
+    if len(shown) < len(rows):
+        body += _more_row(
+            len(headers),
+            f"… and {len(rows) - len(shown)} more rows, left out to keep this file small; "
+            "the JSON report lists every row.",
+        )
+    if snapshot.total.corrected_count:
+        body += _corrected_pair(snapshot.total, " total")
+    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
+    return (
+        '<section id="corrected"><h2>Response times corrected for coordinated omission (ms)'
+        "</h2>"
+        f'<p class="note">Each row twice: latency measured from the send, and latency '
+        f"{_esc(CORRECTED_LABEL)}. When the generator or the target falls behind, the "
+        "corrected figures include the time each iteration waited to start, which the "
+        "measured ones leave out. Successful requests only; # Samples counts those with an "
+        "intended start.</p>"
+        f'<div class="scroll"><table class="num corrected"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div></section>"
+    )
+
+
+def _count_word(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def arrivals_warning(snapshot: StatsSnapshot) -> str:
+    """The one-line warning when the generator could not keep the asked rate ("" if it did)."""
+    arrivals = snapshot.arrivals
+    if not (arrivals.late or arrivals.dropped):
+        return ""
+    return (
+        f"The generator could not keep the arrival rate: {_count_word(arrivals.late, 'iteration')}"
+        f" started late and {arrivals.dropped} {'was' if arrivals.dropped == 1 else 'were'} "
+        f"dropped of {arrivals.due} due, because no user was free; raise --max-users, or "
+        "lower the rate."
+    )
+
+
+def _arrivals_section(snapshot: StatsSnapshot) -> str:
+    """Due, late and dropped iterations of an open model; "" under a closed model."""
+    arrivals = snapshot.arrivals
+    if not arrivals.active:
+        return ""
+    due = arrivals.due
+    items = (
+        ("Due", str(due), "iterations whose scheduled instant came"),
+        ("Late", str(arrivals.late), "found no free user and started later"),
+        ("Dropped", str(arrivals.dropped), "never started"),
+        ("Late ratio", f"{arrivals.late / due:.2%}", "late / due"),
+        ("Dropped ratio", f"{arrivals.dropped / due:.2%}", "dropped / due"),
+    )
+    rows = "".join(
+        f'<tr><th>{key}</th><td class="n">{value}</td><td class="why">{why}</td></tr>'
+        for key, value, why in items
+    )
+    warning = arrivals_warning(snapshot)
+    said = (
+        f'<p class="warn">{_esc(warning)}</p>'
+        if warning
+        else '<p class="note">Every iteration started at its scheduled instant.</p>'
+    )
+    return (
+        '<section id="arrivals"><h2>Arrivals</h2>'
+        '<p class="note">The open model: iterations are started on a schedule, whether or not '
+        "earlier ones have finished. Late and dropped iterations per second are on the "
+        "charts.</p>"
+        f'{said}<table class="params arrivals">{rows}</table></section>'
+    )
+
+
+def _threshold_row(result: ThresholdResult) -> str:
+    verdict = "PASS" if result.passed else "FAIL"
+    css = "pass" if result.passed else "fail"
+    breach = f"{_utc(result.first_breach)} UTC" if result.first_breach is not None else "-"
+    row = truncate_middle(result.row, MAX_NAME_CHARS) if result.row else "the whole run"
+    return (
+        f'<tr class="{css}"><td class="expr">'
+        f"{_esc(_cap_end(result.expression, MAX_EXPRESSION_CHARS))}</td>"
+        f'<td class="name">{_esc(row)}</td>'
+        f"<td>{_esc(_cap_end(result.metric, MAX_EXPRESSION_CHARS))}</td>"
+        f"<td>{_esc(result.operator)} {_esc(result.limit_text)}</td>"
+        f"<td>{_esc(_cap_end(result.value_text, MAX_MESSAGE_CHARS))}</td>"
+        f'<td class="verdict">{verdict}</td><td>{breach}</td>'
+        f"<td>{'yes' if result.aborted else ''}</td></tr>"
+    )
+
+
+def thresholds_verdict(results: Sequence[ThresholdResult]) -> str:
+    """One line over every threshold: how many failed, and whether one stopped the run."""
+    failed = [r for r in results if not r.passed]
+    if not failed:
+        return f"PASS: all {_count_word(len(results), 'threshold')} held."
+    aborted = next((r for r in results if r.aborted), None)
+    stop = f" The run was stopped early by {aborted.expression}." if aborted else ""
+    return f"FAIL: {len(failed)} of {_count_word(len(results), 'threshold')} failed.{stop}"
+
+
+def _thresholds_section(run: RunInfo) -> str:
+    """The pass/fail table of `--threshold`s; "" when none were given."""
+    results = run.thresholds
+    if not results:
+        return ""
+    passed = all(r.passed for r in results)
+    shown = _take_within(
+        results, _threshold_row, max_items=MAX_THRESHOLDS, budget=_THRESHOLDS_BUDGET
+    )
+    body = "".join(shown)
+    if len(shown) < len(results):
+        body += _more_row(8, f"… and {len(results) - len(shown)} more thresholds.")
+    headers = ("Threshold", "Row", "Metric", "Limit", "Value", "Result", "First breach",
+               "Aborted the run")  # fmt: skip
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    verdict = thresholds_verdict(results)
+    return (
+        f'<section id="thresholds"><h2>Thresholds</h2>'
+        f'<p class="verdict {"pass" if passed else "fail"}">{_esc(verdict)}</p>'
+        '<p class="note">Judged on the statistics at the end of the run; "First breach" is '
+        "when the evaluation during the run first saw a threshold fail.</p>"
+        f'<div class="scroll"><table class="thresholds"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div></section>"
+    )
+
+
 def _charts_section(snapshot: StatsSnapshot) -> str:
     if not snapshot.timeline:
         body = (
@@ -416,9 +589,22 @@ def _charts_section(snapshot: StatsSnapshot) -> str:
             "<h3>Requests and failures per second</h3>"
             '<div class="chart" id="lh-chart-rps"></div>'
             '<h3>Response times</h3><div class="chart" id="lh-chart-latency"></div>'
-            '<h3>Users</h3><div class="chart" id="lh-chart-users"></div>'
         )
+        if _timeline_has_corrected(snapshot.timeline):
+            body += f'<p class="note">Dashed: p95 and p99 {_esc(CORRECTED_LABEL)}.</p>'
+        if snapshot.arrivals.active:
+            body += (
+                "<h3>Arrivals per second</h3>"
+                '<p class="note">Iterations due each second, and those that started late or '
+                "were dropped because no user was free.</p>"
+                '<div class="chart" id="lh-chart-arrivals"></div>'
+            )
+        body += '<h3>Users</h3><div class="chart" id="lh-chart-users"></div>'
     return f'<section id="charts"><h2>Charts</h2>{body}</section>'
+
+
+def _timeline_has_corrected(points: Sequence[TimelinePoint]) -> bool:
+    return any(p.corrected_p95 is not None or p.corrected_p99 is not None for p in points)
 
 
 def _locustfile_section(source: str | None) -> str:
@@ -465,7 +651,7 @@ def _compact(value: float | None, digits: int | None = None) -> float | int | No
 
 
 def _timeline_payload(start: float, points: Sequence[TimelinePoint]) -> dict[str, object]:
-    return {
+    payload: dict[str, object] = {
         "start": start,
         "t": [_compact(p.time - start, 2) for p in points],
         "rps": [_compact(p.rps, 2) for p in points],
@@ -476,6 +662,15 @@ def _timeline_payload(start: float, points: Sequence[TimelinePoint]) -> dict[str
         "users": [p.user_count for p in points],
         "stalled_ms": [_compact(p.stalled_ms, 0) for p in points],
     }
+    # Only what the run had: a closed-model run's page carries no empty series.
+    if any(p.due or p.late or p.dropped for p in points):
+        payload["due"] = [p.due for p in points]
+        payload["late"] = [p.late for p in points]
+        payload["dropped"] = [p.dropped for p in points]
+    if _timeline_has_corrected(points):
+        payload["corrected_p95"] = [_compact(p.corrected_p95) for p in points]
+        payload["corrected_p99"] = [_compact(p.corrected_p99) for p in points]
+    return payload
 
 
 def _timeline_json(snapshot: StatsSnapshot) -> str:
@@ -489,6 +684,45 @@ def _timeline_json(snapshot: StatsSnapshot) -> str:
         limit //= 2
 
 
+# ---- header and navigation ------------------------------------------------------------
+
+_NAV = (
+    ("run", "Run"),
+    ("thresholds", "Thresholds"),
+    ("stats", "Statistics"),
+    ("percentiles", "Percentiles"),
+    ("corrected", "Corrected"),
+    ("arrivals", "Arrivals"),
+    ("failures", "Failures"),
+    ("exceptions", "Exceptions"),
+    ("health", "Generator health"),
+    ("charts", "Charts"),
+    ("locustfile", "Locustfile"),
+)
+
+
+def _nav(sections: Sequence[str]) -> str:
+    present = {section.split('"', 2)[1] for section in sections}  # `<section id="...">`
+    return "\n".join(f'<a href="#{key}">{label}</a>' for key, label in _NAV if key in present)
+
+
+def _header_extra(snapshot: StatsSnapshot, run: RunInfo) -> str:
+    """The load model and the thresholds' verdict under the title, when there are any."""
+    lines = []
+    if run.load_model:
+        model = _esc(_cap_end(run.load_model, MAX_PARAM_CHARS))
+        lines.append(f'<p class="model">Load model: {model}</p>')
+    if run.thresholds:
+        passed = all(r.passed for r in run.thresholds)
+        lines.append(
+            f'<p class="verdict {"pass" if passed else "fail"}">Thresholds: '
+            f"{_esc(thresholds_verdict(run.thresholds))}</p>"
+        )
+    if warning := arrivals_warning(snapshot):
+        lines.append(f'<p class="warn">{_esc(warning)}</p>')
+    return "".join(lines)
+
+
 # ---- public API -----------------------------------------------------------------------
 
 
@@ -500,9 +734,12 @@ def render_html_report(
     The page needs no network: plotly.js (read once from the installed `plotly` package)
     and the chart data are inlined. It shows the run parameters, the statistics and
     percentile tables, failures and exceptions (grouped and capped), charts over the whole
-    run from `snapshot.timeline`, and the locustfile source. Its size stays under
-    `MAX_REPORT_BYTES` (UTF-8) however large the snapshot. The same inputs always give the
-    same page: no clock is read.
+    run from `snapshot.timeline`, and the locustfile source. Only when the run had them: the
+    thresholds' verdicts (`run_info.thresholds`), the load model line, percentiles corrected
+    for coordinated omission beside the measured ones (rows with `corrected_count`), and the
+    open model's arrivals (due, late, dropped, with a warning and a per-second chart). Its
+    size stays under `MAX_REPORT_BYTES` (UTF-8) however large the snapshot. The same inputs
+    always give the same page: no clock is read.
 
     Args:
         snapshot: The final statistics.
@@ -515,16 +752,21 @@ def render_html_report(
     Raises:
         LoadhopperError: the `plotly` package is not installed.
     """
-    sections = (
+    # Sections that only exist when the run had something to show render as "".
+    sections = [
         _run_section(snapshot, run_info),
+        _thresholds_section(run_info),
         _stats_section(snapshot),
         _percentiles_section(snapshot),
+        _corrected_section(snapshot),
+        _arrivals_section(snapshot),
         _failures_section(snapshot),
         _exceptions_section(snapshot),
         _health_section(snapshot),
         _charts_section(snapshot),
         _locustfile_section(locustfile_source),
-    )
+    ]
+    sections = [section for section in sections if section]
     host = _cap_end(run_info.host, MAX_PARAM_CHARS) if run_info.host else ""
     time_range = (
         f"{_utc(run_info.start_time)} &ndash; {_utc(run_info.end_time)} UTC "
@@ -535,6 +777,8 @@ def render_html_report(
         host=_esc(host) if host else "(each User class's host)",
         time_range=time_range,
         version=_esc(_cap_end(run_info.version, MAX_PARAM_CHARS)),
+        header_extra=_header_extra(snapshot, run_info),
+        nav=_nav(sections),
         sections="\n".join(sections),
         plotly_js=_plotly_js(),
         timeline_json=_timeline_json(snapshot),

@@ -11,7 +11,8 @@ are milliseconds over successful requests, `null` when there was none; rates are
     {
       "schema": "loadhopper.summary/1",
       "run": {"start_time", "start", "end_time", "end", "duration", "users", "spawn_rate",
-              "run_time", "host", "locustfile", "loadhopper_version"},
+              "run_time", "host", "locustfile", "loadhopper_version",
+              "load_model"},                   one line, under an open model only
       "stats_start_time": epoch seconds the statistics count from (later after a reset),
       "percentiles": ["50", "66", ..., "100"],         keys of every row's "percentiles"
       "aggregated": ROW,                                the Aggregated row
@@ -32,6 +33,13 @@ are milliseconds over successful requests, `null` when there was none; rates are
                                                      is starting, ready, spawning, running,
                                                      stopped or lost; lost_cause is one
                                                      sentence (Ray's reason) or null
+      "arrivals": {"due", "late", "dropped",        the open model's iterations (absent
+                   "late_ratio", "dropped_ratio",   under a closed model); ratios of due
+                   "windows": [{"time", "due", "late", "dropped",
+                                "corrected_p95", "corrected_p99"}]},   one per second
+      "thresholds": [{"expression", "row", "metric", "operator", "limit", "value",
+                      "passed", "first_breach", "aborted"}],   in the order given
+      "thresholds_passed": bool                     both absent without thresholds
     }
 
     ROW = {"method", "name", "num_requests", "num_failures", "fail_ratio",
@@ -39,7 +47,14 @@ are milliseconds over successful requests, `null` when there was none; rates are
            "median_response_time", "avg_content_length",
            "total_rps", "total_fail_per_sec",        whole-run averages
            "current_rps", "current_fail_per_sec",    last 10 one-second windows
-           "percentiles": {"50": ms, ..., "99.9": ms, "100": ms}}
+           "percentiles": {"50": ms, ..., "99.9": ms, "100": ms},
+           "corrected": {"count", "median", "avg", "max",      from the intended starts
+                         "percentiles": {"50": ms, ...}}}      (absent without any)
+
+The keys added since the first files (`generator_health`, `workers`, `arrivals`,
+`thresholds`, `thresholds_passed`, `run.load_model`, a row's `corrected`) are additions a
+reader of the older files can ignore, and the ones of the open model and thresholds appear
+only when there is something in them; so the schema keeps its name.
 """
 
 from __future__ import annotations
@@ -52,7 +67,7 @@ from typing import Any
 from loadhopper.distributed import WorkerInfo
 from loadhopper.report._format import percentile_key
 from loadhopper.report._run_info import RunInfo
-from loadhopper.stats import RowSnapshot, StatsSnapshot
+from loadhopper.stats import RowSnapshot, StatsSnapshot, ThresholdResult
 
 __all__ = ["SCHEMA", "format_json", "summary_dict"]
 
@@ -80,6 +95,57 @@ def _row(row: RowSnapshot, keys: list[str]) -> dict[str, Any]:
         "current_rps": row.current_rps,
         "current_fail_per_sec": row.current_fail_per_sec,
         "percentiles": dict(zip(keys, row.percentiles, strict=True)),
+        **_corrected(row, keys),
+    }
+
+
+def _corrected(row: RowSnapshot, keys: list[str]) -> dict[str, Any]:
+    if not row.corrected_count:
+        return {}
+    return {
+        "corrected": {
+            "count": row.corrected_count,
+            "median": row.corrected_median,
+            "avg": row.corrected_avg,
+            "max": row.corrected_max,
+            "percentiles": dict(zip(keys, row.corrected_percentiles, strict=True)),
+        }
+    }
+
+
+def _arrivals(snapshot: StatsSnapshot) -> dict[str, Any]:
+    totals = snapshot.arrivals
+    return {
+        "due": totals.due,
+        "late": totals.late,
+        "dropped": totals.dropped,
+        "late_ratio": totals.late / totals.due,
+        "dropped_ratio": totals.dropped / totals.due,
+        "windows": [
+            {
+                "time": p.time,
+                "due": p.due,
+                "late": p.late,
+                "dropped": p.dropped,
+                "corrected_p95": p.corrected_p95,
+                "corrected_p99": p.corrected_p99,
+            }
+            for p in snapshot.timeline
+        ],
+    }
+
+
+def _threshold(result: ThresholdResult) -> dict[str, Any]:
+    return {
+        "expression": result.expression,
+        "row": result.row,
+        "metric": result.metric,
+        "operator": result.operator,
+        "limit": result.limit,
+        "value": result.value,
+        "passed": result.passed,
+        "first_breach": result.first_breach,
+        "aborted": result.aborted,
     }
 
 
@@ -95,21 +161,24 @@ def summary_dict(
             `workers` section out.
     """
     keys = [percentile_key(p) for p in snapshot.percentiles]
+    run_section: dict[str, Any] = {
+        "start_time": run.start_time,
+        "start": _iso(run.start_time),
+        "end_time": run.end_time,
+        "end": _iso(run.end_time),
+        "duration": run.duration,
+        "users": run.users,
+        "spawn_rate": run.spawn_rate,
+        "run_time": run.run_time,
+        "host": run.host,
+        "locustfile": run.locustfile,
+        "loadhopper_version": run.version,
+    }
+    if run.load_model:
+        run_section["load_model"] = run.load_model
     summary = {
         "schema": SCHEMA,
-        "run": {
-            "start_time": run.start_time,
-            "start": _iso(run.start_time),
-            "end_time": run.end_time,
-            "end": _iso(run.end_time),
-            "duration": run.duration,
-            "users": run.users,
-            "spawn_rate": run.spawn_rate,
-            "run_time": run.run_time,
-            "host": run.host,
-            "locustfile": run.locustfile,
-            "loadhopper_version": run.version,
-        },
+        "run": run_section,
         "stats_start_time": snapshot.start_time,
         "percentiles": keys,
         "aggregated": _row(snapshot.total, keys),
@@ -134,6 +203,11 @@ def summary_dict(
     }
     if workers is not None:
         summary["workers"] = [_worker(info) for info in workers]
+    if snapshot.arrivals.active:
+        summary["arrivals"] = _arrivals(snapshot)
+    if run.thresholds:
+        summary["thresholds"] = [_threshold(result) for result in run.thresholds]
+        summary["thresholds_passed"] = all(result.passed for result in run.thresholds)
     return summary
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from loadhopper.stats import ThresholdResult
+
 __all__ = ["RunInfo"]
 
 
@@ -20,6 +22,9 @@ class RunInfo:
         host: the target host (`-H`, or the User classes' own `host` when None).
         locustfile: the locustfile path as given.
         version: the loadhopper version that ran the test.
+        load_model: one line on what drove the load under an open model, e.g.
+            "arrival rate 200/s, up to 50 users"; "" for the closed model (`-u/-r`).
+        thresholds: each threshold's verdict (`--threshold`), in the order given.
     """
 
     start_time: float
@@ -30,6 +35,8 @@ class RunInfo:
     host: str | None
     locustfile: str
     version: str
+    load_model: str = ""
+    thresholds: tuple[ThresholdResult, ...] = ()
 
     @property
     def duration(self) -> float:

@@ -1,5 +1,6 @@
 """Running a test: the environment, events, runner, locustfile loading, the locust alias."""
 
+from loadhopper.runtime._arrival import ArrivalPlan, ArrivalShape
 from loadhopper.runtime._blocking import run_blocking
 from loadhopper.runtime._clock import REAL_CLOCK, Clock, FakeClock, RealClock
 from loadhopper.runtime._debug import run_single_user
@@ -26,6 +27,7 @@ from loadhopper.runtime._runner_protocol import Runner
 from loadhopper.runtime._script_stats import stats_history, stats_printer
 from loadhopper.runtime._shape import LoadTestShape
 from loadhopper.runtime._state import RunnerState
+from loadhopper.runtime._threshold_watch import ThresholdWatch
 from loadhopper.runtime._user_pool import DRAIN_SECONDS, UserPool
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "REAL_CLOCK",
     "SHAPE_POLL_SECONDS",
     "WINDOW_SECONDS",
+    "ArrivalPlan",
+    "ArrivalShape",
     "Clock",
     "ClosedRamp",
     "Command",
@@ -53,6 +57,7 @@ __all__ = [
     "SetUsers",
     "ShapeModel",
     "StartIteration",
+    "ThresholdWatch",
     "UserPool",
     "WorkerRunner",
     "class_sequence",

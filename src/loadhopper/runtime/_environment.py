@@ -17,10 +17,12 @@ from loadhopper.runtime._events import Events
 from loadhopper.stats import StatsCollector, capped_message, template_url
 from loadhopper.stats._settings import report_percentiles
 from loadhopper.user import User
+from loadhopper.user._schedule import CURRENT_ITERATION
 from loadhopper.user._task import TagFilter
 from loadhopper.user._user_environment import RequestSink, UrlNamer
 
 if TYPE_CHECKING:
+    from loadhopper.runtime._arrival import ArrivalPlan
     from loadhopper.runtime._distributed_names import MasterRunner, WorkerRunner
     from loadhopper.runtime._runner import LocalRunner
     from loadhopper.runtime._runner_protocol import Runner
@@ -130,7 +132,18 @@ class Environment:
             # else's; shared events (the module-level `events` of locustfiles) are bound
             # by the runner for the length of each test only.
             self.events.request.recorder = self.stats.record
+        # The open workload model (`--arrival-rate`, `--arrival-stages`, an ArrivalShape):
+        # None runs the closed model (-u/-r or a LoadTestShape).
+        self.arrival_plan: ArrivalPlan | None = None
         self.request_sink: RequestSink = self._build_request_sink()
+
+    def use_schedule(self, scheduled: bool) -> None:
+        """Record each request's lag (True) or not (False) for the users started from now.
+
+        The runner decides once per test: under a schedule (an arrival rate, a pacing
+        wait) the sink reads the iteration's lag; otherwise the hot path stays as it was.
+        """
+        self.request_sink = self._build_request_sink(scheduled)
 
     @property
     def host(self) -> str | None:
@@ -205,13 +218,14 @@ class Environment:
         """The spawn weight of a class in this run."""
         return 1.0 if self.equal_weights else float(user_class.weight)
 
-    def _build_request_sink(self) -> RequestSink:
+    def _build_request_sink(self, scheduled: bool = False) -> RequestSink:
         record = self.stats.record
         hook = self.events.request
         notify = hook.notify
         # The hook's own list object: "does anybody listen?" is then one truthiness test
         # per request, and listeners added later are seen.
         listeners = hook._handlers
+        iteration = CURRENT_ITERATION.get
 
         def request_sink(
             request_type: str,
@@ -224,7 +238,12 @@ class Environment:
             start_time: float,
             url: str,
         ) -> None:
-            record(request_type, name, response_time, response_length, exception)
+            if scheduled:
+                cell = iteration()
+                lag = None if cell is None else cell.lag_ms
+                record(request_type, name, response_time, response_length, exception, lag)
+            else:
+                record(request_type, name, response_time, response_length, exception)
             if listeners:
                 notify(
                     request_type=request_type,

@@ -12,9 +12,9 @@ run's clock between two commands:
 
 A model that runs out of commands is done *changing* the load, not done with the test: the
 closed ramp says `SetUsers` once and then leaves the users running until `-t`, a stop, or a
-user's StopTest. Two models exist: `ClosedRamp` (`-u/-r`) and `ShapeModel` (a
-LoadTestShape). The arrival-rate models of the next issues yield `StartIteration`s; the
-runner refuses them until then.
+user's StopTest. Three models exist: `ClosedRamp` (`-u/-r`), `ShapeModel` (a
+LoadTestShape) and `ArrivalModel` (`_arrival.py`: an arrival rate, which yields
+`StartIteration`s that the runner's iteration dispatcher hands to free users).
 """
 
 from __future__ import annotations
@@ -241,6 +241,15 @@ def model_of_test(runner: Runner, user_count: int, spawn_rate: float) -> LoadMod
     it is bound to `runner` and its clock, and its time starts now.
     """
     env = runner.environment
+    plan = env.arrival_plan
+    if plan is not None:
+        # Imported here: the arrival model builds on this module's commands.
+        from loadhopper.runtime._arrival import ArrivalModel
+
+        classes = env.user_classes
+        # A worker's part of a split plan ends when its master stops it, not by itself.
+        weights = [env.weight_of(c) for c in classes]
+        return ArrivalModel(plan, classes, weights, stop_at_end=plan.parts == 1)
     shape_class = env.shape_class
     if shape_class is None:
         return ClosedRamp(user_count, spawn_rate)

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 from loadhopper._exceptions import LocustfileError
+from loadhopper.runtime._arrival import ArrivalShape
 from loadhopper.runtime._locust_alias import install_locust_alias
 from loadhopper.runtime._shape import LoadTestShape
 from loadhopper.runtime._sleep_patch import sleep_patch
@@ -29,11 +30,16 @@ class Locustfile:
         user_classes: the runnable User classes, in the order found.
         shape_class: the first LoadTestShape class found, or None.
         modules: the imported modules, one per file.
+        thresholds: the modules' `thresholds = ["p95<200", ...]` lists, in file order
+            (unparsed; the command line's `--threshold`s are added to them).
+        arrival_shape: the first ArrivalShape class found (staged arrival rates), or None.
     """
 
     user_classes: tuple[type[User], ...]
     shape_class: type[LoadTestShape] | None
     modules: tuple[ModuleType, ...]
+    thresholds: tuple[str, ...] = ()
+    arrival_shape: type[ArrivalShape] | None = None
 
     @property
     def module(self) -> ModuleType:
@@ -123,6 +129,7 @@ def load_locustfile(paths: str | Sequence[str], *, class_names: Iterable[str] = 
     shown = ", ".join(str(p) for p in files)
     users: dict[type[User], None] = {}  # ordered, without duplicates
     shape: type[LoadTestShape] | None = None
+    arrival: type[ArrivalShape] | None = None
     for module in modules:
         for value in vars(module).values():
             if not isinstance(value, type):
@@ -131,6 +138,8 @@ def load_locustfile(paths: str | Sequence[str], *, class_names: Iterable[str] = 
                 users[value] = None
             elif issubclass(value, LoadTestShape) and not value.abstract and shape is None:
                 shape = value
+            elif issubclass(value, ArrivalShape) and not value.abstract and arrival is None:
+                arrival = value
     if not users:
         raise LocustfileError(
             f"{shown} defines no User class (a class that subclasses User, HttpUser or "
@@ -145,7 +154,33 @@ def load_locustfile(paths: str | Sequence[str], *, class_names: Iterable[str] = 
                 found = ", ".join(by_name)
                 raise LocustfileError(f"no User class named {name!r} in {shown} (found: {found})")
         selected = [by_name[name] for name in dict.fromkeys(wanted)]
-    return Locustfile(tuple(selected), shape, modules)
+    return Locustfile(
+        tuple(selected),
+        shape,
+        modules,
+        thresholds=_declared_thresholds(modules),
+        arrival_shape=arrival,
+    )
+
+
+def _declared_thresholds(modules: Sequence[ModuleType]) -> tuple[str, ...]:
+    """The module-level `thresholds` declarations (a list or tuple of strings)."""
+    found: list[str] = []
+    for module in modules:
+        declared = vars(module).get("thresholds")
+        if declared is None:
+            continue
+        if isinstance(declared, str):
+            declared = [declared]
+        if not isinstance(declared, list | tuple) or not all(
+            isinstance(item, str) for item in declared
+        ):
+            raise LocustfileError(
+                f"{module.__file__}: `thresholds` must be a list of strings such as "
+                f'["p95<200", "fail_ratio<0.01"], not {declared!r}'
+            )
+        found.extend(declared)
+    return tuple(found)
 
 
 def _import(path: Path) -> ModuleType:

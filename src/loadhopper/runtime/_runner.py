@@ -45,9 +45,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, assert_never
 
 from loadhopper._exceptions import LoadhopperError
+from loadhopper.runtime._arrival import ArrivalModel
 from loadhopper.runtime._clock import REAL_CLOCK, Clock, RealClock
 from loadhopper.runtime._dispatch import spawn_schedule
 from loadhopper.runtime._gevent._hub import GreenletScope, block, running_loop
+from loadhopper.runtime._iterations import IterationDispatcher
 from loadhopper.runtime._library import current_hub, library_hub, waiting_hub
 from loadhopper.runtime._limits import raise_open_file_limit
 from loadhopper.runtime._load_model import (
@@ -64,7 +66,8 @@ from loadhopper.runtime._state import RunnerState
 from loadhopper.runtime._usage import UsageMonitor
 from loadhopper.runtime._user_pool import UserPool
 from loadhopper.stats import StatsCollector, TimelinePoint
-from loadhopper.user import User
+from loadhopper.user import TaskSet, User
+from loadhopper.user._schedule import pacing_of
 
 if TYPE_CHECKING:
     from loadhopper.runtime._environment import Environment
@@ -153,6 +156,7 @@ class LocalRunner:
         self._pool: UserPool | None = None
         self._drivers: _Background | None = None
         self._ramp: asyncio.Task[None] | None = None
+        self._iterations: IterationDispatcher | None = None
         self._stop_requested: asyncio.Event | None = None
         self._stats_reset_done = False
         self._test_classes: tuple[type[User], ...] = ()
@@ -231,6 +235,10 @@ class LocalRunner:
             logger.warning(problem)
         env.task_filter.warn_empty(list(classes))
         model = model_of_test(self, user_count, spawn_rate)
+        plan = model.plan if isinstance(model, ArrivalModel) else None
+        # Decided once per test: only a schedule pays for reading each request's lag.
+        scheduled = plan is not None or _paces(classes)
+        env.use_schedule(scheduled)
         self._test_classes = classes
         self._active_classes = None
         self._stop_requested = asyncio.Event()
@@ -251,7 +259,21 @@ class LocalRunner:
             try:
                 async with asyncio.TaskGroup() as group:
                     pool = self._pool = UserPool(env, group, clock, self.stop)
+                    pool.scheduled = scheduled
                     drivers = self._drivers = _Background(group)
+                    iterations = None
+                    if plan is not None:
+                        iterations = self._iterations = IterationDispatcher(
+                            clock,
+                            env.stats,
+                            pool.spawn,
+                            lambda: pool.user_count,
+                            plan.max_users,
+                            plan.backlog_timeout,
+                        )
+                        pool.arrivals = iterations
+                        # -u users are started first (at -r), and used first.
+                        self.start(min(user_count, plan.max_users), spawn_rate)
                     upkeep = _Background(group)
                     upkeep.start(self._window_loop(), "stats-window")
                     if run_time is not None and model.honours_run_time:
@@ -261,6 +283,8 @@ class LocalRunner:
                     self.state = RunnerState.STOPPING
                     env.events.test_stopping.fire(environment=env)
                     await drivers.close()
+                    if iterations is not None:
+                        iterations.close()  # what still waits is dropped, and counted
                     stopped_count = await pool.stop_all()
                     # After the users: a greenlet a stopping user still waits on finishes.
                     await greenlets.close()
@@ -277,6 +301,7 @@ class LocalRunner:
                 self._drivers = None
                 self._ramp = None
                 self._pool = None
+                self._iterations = None
                 self.state = RunnerState.STOPPED
                 self._release_spawn_waiters()
                 env.events.test_stop.fire(environment=env)
@@ -293,10 +318,13 @@ class LocalRunner:
                 self.stop()
                 return
             elif isinstance(command, StartIteration):
-                raise LoadhopperError(
-                    "this load model starts single iterations, which this version of the "
-                    "runner cannot run yet; use a closed model (-u/-r or a LoadTestShape)"
-                )
+                iterations = self._iterations
+                if iterations is None:
+                    raise LoadhopperError(
+                        "this load model starts single iterations, but the test has no "
+                        "arrival plan; set `environment.arrival_plan` before the test"
+                    )
+                iterations.offer(command.user_class, command.intended_start)
             else:
                 assert_never(command)
 
@@ -460,7 +488,16 @@ class LocalRunner:
         assert pool is not None
         classes = self._test_classes if self._active_classes is None else self._active_classes
         to_start, to_stop = self._plan(pool, user_count, classes)
-        steps: list[Callable[[], object]] = [partial(pool.spawn, cls) for cls in to_start]
+        spawn: Callable[[type[User]], object] = pool.spawn
+        iterations = self._iterations
+        if iterations is not None:
+            limit = iterations.max_users
+
+            def spawn(cls: type[User]) -> object:
+                # Users started on demand count too: the pool never exceeds --max-users.
+                return pool.spawn(cls) if pool.user_count < limit else None
+
+        steps: list[Callable[[], object]] = [partial(spawn, cls) for cls in to_start]
         steps += [partial(pool.stop, slot) for slot in to_stop]
         clock = self.clock
         start = clock.monotonic()
@@ -502,6 +539,8 @@ class LocalRunner:
                     # A stall that just ended counts in the window it happened in, even
                     # when this timer ran before the heartbeat's.
                     watch.check()
+                if self._iterations is not None:
+                    self._iterations.flush()
                 self._close_window(self.user_count)
                 usage.window_closed()
         finally:
@@ -516,3 +555,20 @@ class LocalRunner:
         point = stats.window_point(delta.window_index)
         for listener in list(self.window_listeners):
             listener(point)
+
+
+def _paces(classes: Sequence[type[User]]) -> bool:
+    """Whether any class, or any TaskSet it nests, waits with constant_pacing/throughput."""
+    seen: set[type] = set()
+    stack: list[type] = list(classes)
+    while stack:
+        holder = stack.pop()
+        if holder in seen:
+            continue
+        seen.add(holder)
+        if pacing_of(getattr(holder, "wait_time", None)) is not None:
+            return True
+        for entry, _weight in getattr(holder, "tasks", ()):
+            if isinstance(entry, type) and issubclass(entry, TaskSet):
+                stack.append(entry)
+    return False

@@ -26,6 +26,7 @@ from loadhopper._exceptions import StopTest
 from loadhopper.runtime._clock import Clock
 from loadhopper.runtime._dispatch import run_sequence, smooth_weighted_order
 from loadhopper.user import User
+from loadhopper.user._schedule import Arrivals, IterationCell
 
 if TYPE_CHECKING:
     from loadhopper.runtime._environment import Environment
@@ -74,6 +75,10 @@ class UserPool:
         self._on_stop_test = on_stop_test
         self._slots: list[_Slot] = []
         self._stopping: set[asyncio.Task[None]] = set()
+        # Set by the runner for a test under a schedule: each user then gets a cell for
+        # its iterations' lag, and under an arrival rate the dispatcher to wait on.
+        self.scheduled = False
+        self.arrivals: Arrivals | None = None
 
     # ---- counting ----------------------------------------------------------------------
 
@@ -160,6 +165,9 @@ class UserPool:
     def spawn(self, cls: type[User]) -> User:
         """Start one user of `cls` now."""
         slot = _Slot(cls(self._environment))
+        if self.scheduled:
+            slot.user._iteration = IterationCell()
+            slot.user._arrivals = self.arrivals
         self._slots.append(slot)
         slot.task = self._group.create_task(self._run(slot), name=cls.__name__)
         return slot.user

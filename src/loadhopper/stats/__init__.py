@@ -20,6 +20,7 @@ from loadhopper.stats._exceptions_log import capped_message
 from loadhopper.stats._histogram import Histogram
 from loadhopper.stats._naming import template_url
 from loadhopper.stats._snapshot import (
+    ArrivalTotals,
     ExceptionSnapshot,
     FailureSnapshot,
     GeneratorHealth,
@@ -28,9 +29,17 @@ from loadhopper.stats._snapshot import (
     StatsSnapshot,
     TimelinePoint,
 )
+from loadhopper.stats._thresholds import (
+    Measure,
+    Threshold,
+    ThresholdResult,
+    evaluate_thresholds,
+    parse_threshold,
+)
 
 __all__ = [
     "DEFAULT_PERCENTILES",
+    "ArrivalTotals",
     "EntryView",
     "ExceptionDelta",
     "ExceptionSnapshot",
@@ -38,15 +47,20 @@ __all__ = [
     "FailureSnapshot",
     "GeneratorHealth",
     "Histogram",
+    "Measure",
     "RowDelta",
     "RowSnapshot",
     "StallDelta",
     "StallSite",
     "StatsCollector",
     "StatsSnapshot",
+    "Threshold",
+    "ThresholdResult",
     "TimelinePoint",
     "WindowDelta",
     "capped_message",
+    "evaluate_thresholds",
     "normalise_error",
+    "parse_threshold",
     "template_url",
 ]

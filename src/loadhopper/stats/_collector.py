@@ -16,8 +16,11 @@ same timeline points (deltas of one window index make one point). A collector ma
 record and merge (nothing is counted twice): its own requests reach the cumulative state
 only through its own deltas, and what it merged is never handed out again in its deltas.
 Failures and exceptions are grouped as they happen (the logs keep what each window added).
-Event-loop stalls (`record_stall`, from the runtime's stall watch) follow the rows' path:
-out in the window's delta, into the run's totals only when a delta is folded.
+Event-loop stalls (`record_stall`, from the runtime's stall watch) and the open model's
+iteration counts (`record_arrivals`) follow the rows' path: out in the window's delta, into
+the run's totals only when a delta is folded. A request recorded with a `lag_ms` (its
+iteration started that late against its intended start) also counts, when successful, in
+its row's corrected histogram: latency corrected for coordinated omission.
 
 The collector never reads a clock: the caller passes `now` (epoch seconds) to every method
 that needs a time. Failures' first/last seen are the start of the window they happened in.
@@ -42,6 +45,7 @@ from loadhopper.stats._errors import FailureLog
 from loadhopper.stats._exceptions_log import ExceptionLog
 from loadhopper.stats._histogram import Histogram
 from loadhopper.stats._snapshot import (
+    ArrivalTotals,
     FailureSnapshot,
     GeneratorHealth,
     RowSnapshot,
@@ -94,6 +98,12 @@ class _Aggregate:
         merged = self._collector._successes_total.copy()
         for entry in self._collector._all_entries():
             merged.merge(entry.successes_window)
+        return merged
+
+    def corrected_histogram(self) -> Histogram:
+        merged = self._collector._corrected_total.copy()
+        for entry in self._collector._all_entries():
+            merged.merge(entry.corrected_window)
         return merged
 
     def ring_totals(self) -> tuple[int, int]:
@@ -152,6 +162,7 @@ class StatsCollector:
         self._windows = OpenWindows(self._timeline)
         self._window_seconds = float(window_seconds)
         self._successes_total = Histogram()  # folded deltas, every row
+        self._corrected_total = Histogram()
         self._aggregate = _Aggregate(self)
         self._start(start_time)
 
@@ -162,6 +173,8 @@ class StatsCollector:
         self._last_time = now
         self._closed_requests = 0  # folded deltas, every row
         self._closed_failures = 0
+        self._window_arrivals = [0, 0, 0]  # due, late, dropped in the open window
+        self._arrivals = [0, 0, 0]  # folded deltas
         self.overflowed = False
 
     # ---- writing ---------------------------------------------------------------------------
@@ -173,6 +186,7 @@ class StatsCollector:
         response_time_ms: float,
         length: int,
         error: BaseException | str | None,
+        lag_ms: float | None = None,
     ) -> None:
         """Count one request (the per-request hot path).
 
@@ -182,6 +196,8 @@ class StatsCollector:
             response_time_ms: The latency in milliseconds.
             length: The response body's length in bytes.
             error: None on success; otherwise the exception or failure message.
+            lag_ms: Under a schedule, how late (ms, 0 or more) the request's iteration
+                started against its intended start; None without a schedule.
         """
         try:
             entry = self._rows[(method, name)]
@@ -190,6 +206,8 @@ class StatsCollector:
         entry.content_length_window += length
         if error is None:
             entry.successes_window.record_ms(response_time_ms)
+            if lag_ms is not None:
+                entry.corrected_window.record_ms(response_time_ms + max(lag_ms, 0.0))
         else:
             entry.failures_window.record_ms(response_time_ms)
             self._failures.record(entry.method, entry.name, error, self._window_start)
@@ -226,6 +244,26 @@ class StatsCollector:
         """
         self._stalls.record(file, line, function, duration_ms)
 
+    def record_arrivals(self, due: int = 0, late: int = 0, dropped: int = 0) -> None:
+        """Count the open model's iterations in the open window.
+
+        Args:
+            due: iterations whose scheduled instant has come.
+            late: iterations that found no free user when due and started later.
+            dropped: iterations that will never start.
+
+        Raises:
+            ValueError: a count is negative.
+        """
+        if due < 0 or late < 0 or dropped < 0:
+            raise ValueError(
+                f"Iteration counts cannot be negative (due={due}, late={late}, dropped={dropped})."
+            )
+        counts = self._window_arrivals
+        counts[0] += due
+        counts[1] += late
+        counts[2] += dropped
+
     def close_window(self, now: float, user_count: int) -> WindowDelta:
         """Close the current window (normally one second long) and start the next.
 
@@ -250,6 +288,8 @@ class StatsCollector:
             index = self._last_index + 1
         self._last_index = index
         taken = [(e, row) for e in self._all_entries() if (row := e.take_window()) is not None]
+        due, late, dropped = self._window_arrivals
+        self._window_arrivals = [0, 0, 0]
         delta = WindowDelta(
             window_index=index,
             start=start,
@@ -259,6 +299,9 @@ class StatsCollector:
             failures=self._failures.take_window(),
             exceptions=self._exceptions.take_window(),
             stalls=self._stalls.take_window(),
+            due=due,
+            late=late,
+            dropped=dropped,
         )
         # The failures and exceptions are in the logs already: only the rows fold in.
         self._fold(delta, taken)
@@ -289,13 +332,25 @@ class StatsCollector:
 
     def _fold(self, delta: WindowDelta, taken: Sequence[tuple[Entry, RowDelta]]) -> None:
         successes = Histogram()
+        corrected: Histogram | None = None
         requests = failures = 0
         for _, row in taken:
             successes.merge(row.successes)
+            if row.corrected is not None:
+                if corrected is None:
+                    corrected = Histogram()
+                corrected.merge(row.corrected)
             requests += row.num_requests
             failures += row.num_failures
         self._successes_total.merge(successes)
-        slot, freed = self._windows.fold(delta, requests, failures, successes)  # keeps it
+        if corrected is not None:
+            self._corrected_total.merge(corrected)
+        arrivals = self._arrivals
+        arrivals[0] += delta.due
+        arrivals[1] += delta.late
+        arrivals[2] += delta.dropped
+        # The window keeps both histograms: neither is changed afterwards.
+        slot, freed = self._windows.fold(delta, requests, failures, successes, corrected)
         for gone in freed:
             for entry in self._all_entries():
                 entry.clear_slot(gone)
@@ -329,6 +384,7 @@ class StatsCollector:
         self._timeline.clear()
         self._windows.clear()
         self._successes_total.clear()
+        self._corrected_total.clear()
         self._start(now)
 
     # ---- reading ---------------------------------------------------------------------------
@@ -355,7 +411,46 @@ class StatsCollector:
                 stall_sites=self._stalls.snapshot(),
                 stalled_windows=self._windows.stalled_windows,
             ),
+            arrivals=self.arrival_totals(),
         )
+
+    def arrival_totals(self) -> ArrivalTotals:
+        """The open model's iterations so far, the open window included."""
+        due, late, dropped = (
+            a + w for a, w in zip(self._arrivals, self._window_arrivals, strict=True)
+        )
+        return ArrivalTotals(due=due, late=late, dropped=dropped)
+
+    def percentile(
+        self, method: str, name: str, q: float, *, corrected: bool = False
+    ) -> float | None:
+        """The exact percentile `q` (0..1) of a row's successful latencies, in ms.
+
+        Args:
+            method: the row's method; "" with name "Aggregated" for the total row.
+            name: the row's name.
+            q: the quantile, 0.99 for p99; any value in [0, 1].
+            corrected: from the intended starts (coordinated omission) instead of the sends.
+
+        Returns:
+            The latency, or None when the row has no such sample (or does not exist).
+
+        Raises:
+            ValueError: `q` is outside [0, 1].
+        """
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"A percentile must be between 0 and 1 (0.95 for p95), got {q}.")
+        source: RowSource | None
+        if method == "" and name == AGGREGATED_NAME:
+            source = self._aggregate
+        else:
+            source = self._rows.get((method, name))
+            if source is None and name == OVERFLOW_NAME:
+                source = self._overflow_rows.get(method)
+        if source is None:
+            return None
+        hist = source.corrected_histogram() if corrected else source.success_histogram()
+        return _ms(hist.percentiles((q,))[0])
 
     def row_snapshot(self, source: RowSource, method: str, name: str, now: float) -> RowSnapshot:
         """One row's frozen record at `now` (used by `snapshot` and the compat views)."""
@@ -365,7 +460,7 @@ class StatsCollector:
         elapsed = now - self._start_time
         ring_requests, ring_failures = source.ring_totals()
         ring_seconds = self._windows.ring_seconds()
-        return RowSnapshot(
+        snapshot = RowSnapshot(
             method=method,
             name=name,
             num_requests=requests,
@@ -380,6 +475,18 @@ class StatsCollector:
             current_rps=ring_requests / ring_seconds if ring_seconds > 0 else 0.0,
             current_fail_per_sec=ring_failures / ring_seconds if ring_seconds > 0 else 0.0,
             percentiles=tuple(_ms(p) for p in percentiles),
+        )
+        corrected = source.corrected_histogram()
+        if not corrected.count:
+            return snapshot
+        *values, corrected_median = corrected.percentiles((*self.percentiles, 0.5))
+        return dataclasses.replace(
+            snapshot,
+            corrected_count=corrected.count,
+            corrected_percentiles=tuple(_ms(v) for v in values),
+            corrected_median=_ms(corrected_median),
+            corrected_avg=_ms(corrected.mean),
+            corrected_max=_ms(corrected.max),
         )
 
     def _all_entries(self) -> Iterator[Entry]:

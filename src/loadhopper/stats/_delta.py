@@ -2,7 +2,8 @@
 
 Theory of operation. `StatsCollector.close_window` hands out a `WindowDelta`: every row that
 saw a request in the window (its success and failure histograms and its response bytes),
-the failure and exception groups the window added to (with how often, in that window
+the corrected histogram of the rows under a schedule), the open model's iteration counts (due,
+late, dropped), the failure and exception groups the window added to (with how often, in that window
 only), the event-loop stalls by call site (`_stalls.py`), the user count, and the window's
 place in time. `StatsCollector.merge` folds a delta
 in. A worker process ships its deltas to the master, which merges them: since histograms
@@ -19,13 +20,15 @@ plus its overflow rows, failure and exception groups at most their logs' caps pl
 overflow group each, every text is cut to the logs' lengths, and a histogram holds at most
 its 23 221 buckets. Nothing in it is cumulative.
 
-Wire form, version 2 (little-endian; see `_wire.py` for the field encodings; version 2
-added the stalls):
+Wire form, version 3 (little-endian; see `_wire.py` for the field encodings; version 2
+added the stalls, version 3 the corrected histograms and the iteration counts):
 
     b"LHWD" magic, uint version
     sint window_index, double start, double end, uint user_count
+    uint due, uint late, uint dropped
     uint n, then n rows:        text method, text name, uint content_length,
-                                histogram successes, histogram failures
+                                histogram successes, histogram failures,
+                                histogram corrected (empty: none)
     uint n, then n failures:    text method, text name, text error, uint occurrences,
                                 uint more
     uint n, then n exceptions:  text message, text traceback, uint count,
@@ -62,7 +65,7 @@ __all__ = [
 ]
 
 MAGIC = b"LHWD"  # "loadhopper window delta"
-VERSION = 2  # 2: stalls
+VERSION = 3  # 2: stalls; 3: corrected histograms, iteration counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,8 @@ class RowDelta:
     successes: Histogram  # latencies of the successful requests, in microseconds
     failures: Histogram  # latencies of the failed ones
     content_length: int  # response bytes over every request of the window
+    # Successful latencies from the intended start (a schedule's rows only; else None).
+    corrected: Histogram | None = None
 
     @property
     def num_requests(self) -> int:
@@ -123,6 +128,10 @@ class WindowDelta:
     failures: tuple[FailureDelta, ...] = ()
     exceptions: tuple[ExceptionDelta, ...] = ()
     stalls: tuple[StallDelta, ...] = ()  # event-loop stalls, one per call site
+    # The open model's iterations in the window (`ArrivalTotals`).
+    due: int = 0
+    late: int = 0
+    dropped: int = 0
 
     @property
     def stalled_ms(self) -> float:
@@ -157,6 +166,9 @@ class WindowDelta:
         w.double(self.start)
         w.double(self.end)
         w.uint(self.user_count)
+        w.uint(self.due)
+        w.uint(self.late)
+        w.uint(self.dropped)
         w.uint(len(self.rows))
         for row in self.rows:
             w.text(row.method)
@@ -164,6 +176,7 @@ class WindowDelta:
             w.uint(row.content_length)
             _write_histogram(w, row.successes)
             _write_histogram(w, row.failures)
+            _write_histogram(w, row.corrected if row.corrected is not None else _EMPTY)
         w.uint(len(self.failures))
         for f in self.failures:
             w.text(f.method)
@@ -220,6 +233,9 @@ class WindowDelta:
         return delta
 
 
+_EMPTY = Histogram()  # written for a row without corrected samples; never changed
+
+
 def _write_histogram(w: Writer, hist: Histogram) -> None:
     wire = hist.to_wire()
     flat, total, low, high = wire["buckets"], wire["total"], wire["min"], wire["max"]
@@ -270,12 +286,27 @@ def _read_delta(r: Reader) -> WindowDelta:
     if not (math.isfinite(start) and math.isfinite(end)):
         raise WireError("has a window start or end that is not a finite time")
     user_count = r.uint()
+    due, late, dropped = r.uint(), r.uint(), r.uint()
     rows = []
     for _ in range(r.count()):
         method, name, content_length = r.text(), r.text(), r.uint()
-        row = RowDelta(method, name, _read_histogram(r), _read_histogram(r), content_length)
+        successes, failures_hist, corrected = (
+            _read_histogram(r),
+            _read_histogram(r),
+            _read_histogram(r),
+        )
+        row = RowDelta(
+            method,
+            name,
+            successes,
+            failures_hist,
+            content_length,
+            corrected if corrected.count else None,
+        )
         if not row.num_requests:
             raise WireError(f"has a row with no requests ({method} {name})")
+        if corrected.count > successes.count:
+            raise WireError(f"has more corrected samples than successes ({method} {name})")
         rows.append(row)
     failures = []
     for _ in range(r.count()):
@@ -306,4 +337,7 @@ def _read_delta(r: Reader) -> WindowDelta:
         tuple(failures),
         tuple(exceptions),
         tuple(stalls),
+        due,
+        late,
+        dropped,
     )

@@ -9,6 +9,10 @@ to the window's byte count: one increment per request. When the collector closes
 the number of buckets touched in that second, not the number of requests, and a row's
 cumulative state is the sum of the deltas it was given. Live totals are cumulative + window.
 
+Under a schedule (an arrival rate, a pacing wait) successful requests also count their latency
+from the iteration's intended start in the *corrected* histograms (coordinated omission),
+along the same two tiers; rows without a schedule leave them empty.
+
 Counts need no separate counters: a row's successes are its success histograms' counts and
 its failures its failure histograms' counts. The request and failure counts of the last
 `RING_SLOTS` windows sit in a ring, one slot per window index modulo `RING_SLOTS`, for the
@@ -32,6 +36,8 @@ class Entry:
     __slots__ = (
         "content_length",
         "content_length_window",
+        "corrected",
+        "corrected_window",
         "failures",
         "failures_window",
         "method",
@@ -49,6 +55,8 @@ class Entry:
         self.failures = Histogram()  # closed windows, failed requests (their latencies)
         self.successes_window = Histogram()  # the open window
         self.failures_window = Histogram()
+        self.corrected = Histogram()  # closed windows, successes from the intended start
+        self.corrected_window = Histogram()
         self.content_length = 0  # response bytes, closed windows
         self.content_length_window = 0  # response bytes, the open window
         self.ring_requests = [0] * RING_SLOTS
@@ -86,6 +94,12 @@ class Entry:
         merged.merge(self.failures_window)
         return merged
 
+    def corrected_histogram(self) -> Histogram:
+        """Every corrected latency so far, the open window included (a new object)."""
+        merged = self.corrected.copy()
+        merged.merge(self.corrected_window)
+        return merged
+
     def ring_totals(self) -> tuple[int, int]:
         """Requests and failures over the last `RING_SLOTS` closed windows."""
         return sum(self.ring_requests), sum(self.ring_failures)
@@ -99,9 +113,19 @@ class Entry:
         ok, failed = self.successes_window, self.failures_window
         if not ok.count and not failed.count:
             return None
-        row = RowDelta(self.method, self.name, ok, failed, self.content_length_window)
+        corrected = self.corrected_window
+        row = RowDelta(
+            self.method,
+            self.name,
+            ok,
+            failed,
+            self.content_length_window,
+            corrected if corrected.count else None,
+        )
         self.successes_window = Histogram()
         self.failures_window = Histogram()
+        if corrected.count:
+            self.corrected_window = Histogram()
         self.content_length_window = 0
         return row
 
@@ -112,6 +136,8 @@ class Entry:
         """
         self.successes.merge(row.successes)
         self.failures.merge(row.failures)
+        if row.corrected is not None:
+            self.corrected.merge(row.corrected)
         self.content_length += row.content_length
         self.ring_requests[slot] += row.num_requests
         self.ring_failures[slot] += row.num_failures

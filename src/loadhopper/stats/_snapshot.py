@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "ArrivalTotals",
     "ExceptionSnapshot",
     "FailureSnapshot",
     "GeneratorHealth",
@@ -38,6 +39,14 @@ class RowSnapshot:
     current_rps: float
     current_fail_per_sec: float
     percentiles: tuple[float | None, ...]
+    # Latency corrected for coordinated omission: from each iteration's *intended* start
+    # (open model, constant_pacing/constant_throughput) rather than from the send. Only
+    # samples that had an intended start count; empty (0, ()) for rows without any.
+    corrected_count: int = 0
+    corrected_percentiles: tuple[float | None, ...] = ()  # aligned with `percentiles`
+    corrected_median: float | None = None
+    corrected_avg: float | None = None
+    corrected_max: float | None = None
 
     @property
     def fail_ratio(self) -> float:
@@ -85,6 +94,13 @@ class TimelinePoint:
     # longest ("" when it was not blocked). The latencies measured then include it.
     stalled_ms: float = 0.0
     stall_site: str = ""
+    # The open model (`ArrivalTotals`): iterations due in this window, those that started
+    # late (no free user when due) and those dropped (never started).
+    due: int = 0
+    late: int = 0
+    dropped: int = 0
+    corrected_p95: float | None = None  # from the intended starts (coordinated omission)
+    corrected_p99: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +148,27 @@ class GeneratorHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class ArrivalTotals:
+    """The open model's iterations over the run (all zero under a closed model).
+
+    Attributes:
+        due: iterations whose scheduled instant has come.
+        late: iterations that found no free user when due and started later.
+        dropped: iterations that were never started (they waited past the bound, or the
+            test ended while they waited).
+    """
+
+    due: int = 0
+    late: int = 0
+    dropped: int = 0
+
+    @property
+    def active(self) -> bool:
+        """Whether an open model ran (any iteration was due)."""
+        return self.due > 0
+
+
+@dataclass(frozen=True, slots=True)
 class StatsSnapshot:
     """Everything the collector knows at `end_time`, frozen."""
 
@@ -145,3 +182,4 @@ class StatsSnapshot:
     timeline: tuple[TimelinePoint, ...]
     overflowed: bool
     health: GeneratorHealth = GeneratorHealth()
+    arrivals: ArrivalTotals = ArrivalTotals()

@@ -6,7 +6,8 @@ windows of the last `RING_SLOTS` indexes open, so that the deltas of several pro
 the same second, arriving a little apart, make one window: their requests, failures and
 success histograms add up, their user counts add up, and the window's length and end are
 the longest and latest of theirs (N processes over the same second ran for one second,
-not N). An index older than those is final. A window's event-loop stalls add up too (the
+not N), and so do their iteration counts and corrected histograms. An index older than
+those is final. A window's event-loop stalls add up too (the
 time is summed over processes, the site named is the one of the longest stall), and
 `stalled_windows` counts the windows that had any, once each however many processes
 stalled in them.
@@ -51,10 +52,14 @@ class _Window:
     """One open window's sums, and its point as last computed."""
 
     __slots__ = (
+        "corrected",
+        "dropped",
+        "due",
         "duration",
         "end",
         "failures",
         "index",
+        "late",
         "point",
         "requests",
         "seq",
@@ -73,6 +78,10 @@ class _Window:
         self.requests = 0
         self.failures = 0
         self.successes = Histogram()
+        self.corrected: Histogram | None = None
+        self.due = 0
+        self.late = 0
+        self.dropped = 0
         self.stalled_ms = 0.0
         self.stall_longest_ms = 0.0
         self.stall_site = ""
@@ -104,12 +113,17 @@ class OpenWindows:
         return self._stalled_windows
 
     def fold(
-        self, delta: WindowDelta, requests: int, failures: int, successes: Histogram
+        self,
+        delta: WindowDelta,
+        requests: int,
+        failures: int,
+        successes: Histogram,
+        corrected: Histogram | None = None,
     ) -> tuple[int, list[int]]:
         """Add one delta's window-wide sums, given by the caller (it has the rows in hand).
 
-        The window may keep `successes` itself rather than a copy: the caller must not
-        change it afterwards.
+        The window may keep `successes` and `corrected` themselves rather than copies: the
+        caller must not change them afterwards.
 
         Returns:
             The ring slot the delta's requests count in, and the slots of the windows that
@@ -129,6 +143,14 @@ class OpenWindows:
             own = True
         window.requests += requests
         window.failures += failures
+        window.due += delta.due
+        window.late += delta.late
+        window.dropped += delta.dropped
+        if corrected is not None:
+            if window.corrected is None:
+                window.corrected = corrected
+            else:
+                window.corrected.merge(corrected)
         if delta.stalls:
             self._fold_stalls(window, delta)
         if window.successes.count:
@@ -194,6 +216,11 @@ class OpenWindows:
     def _point(w: _Window, total_requests: int, total_failures: int) -> TimelinePoint:
         seconds = w.duration
         p50, p95, p99 = (_ms(v) for v in w.successes.percentiles(_POINT_PERCENTILES))
+        corrected_p95 = corrected_p99 = None
+        if w.corrected is not None:
+            corrected_p95, corrected_p99 = (
+                _ms(v) for v in w.corrected.percentiles(_POINT_PERCENTILES[1:])
+            )
         return TimelinePoint(
             time=w.end,
             user_count=w.user_count,
@@ -207,6 +234,11 @@ class OpenWindows:
             total_failures=total_failures,
             stalled_ms=w.stalled_ms,
             stall_site=w.stall_site,
+            due=w.due,
+            late=w.late,
+            dropped=w.dropped,
+            corrected_p95=corrected_p95,
+            corrected_p99=corrected_p99,
         )
 
     def point(self, index: int) -> TimelinePoint:

@@ -49,6 +49,7 @@ from loadhopper._exceptions import (
     StopTest,
     StopUser,
 )
+from loadhopper.user._schedule import Pacing, pacing_of
 from loadhopper.user._sleep_queue import sleep_queue
 from loadhopper.user._task import (
     HOLDER_ATTR,
@@ -300,7 +301,16 @@ class TaskSet:
         # Decided once, after on_start (which may set its own wait): a built-in wait is a
         # cheap pure function called right here, anything else is user code that may sleep.
         wait_in_worker = _wait_is_user_code(self)
-        wait_next = False
+        # Under a schedule (decided once; see user/_schedule.py) each task gets its lag in
+        # the user's cell: under an arrival rate every wait is "wait for my next arrival"
+        # (the user's own first task included), under a pacing wait the intended start is
+        # the last start plus the period. Without a schedule `cell` is None and this
+        # costs two local tests per task.
+        cell = user._iteration
+        arrivals = user._arrivals if cell is not None else None
+        pacing = _pacing(self) if cell is not None and arrivals is None else None
+        paced_start: float | None = None
+        wait_next = arrivals is not None and self is user._taskset_instance
         did_io = False
         while True:
             try:
@@ -308,26 +318,53 @@ class TaskSet:
                     if user._state is UserState.STOPPING:
                         raise StopUser()
                     user._state = UserState.WAITING
-                    if wait_in_worker:
-                        seconds = await call_user_code_async(user, self.wait_time)
+                    if arrivals is not None:
+                        assert cell is not None
+                        due = arrivals.take(user)
+                        if type(due) is float:
+                            intended: float | None = due
+                            if not did_io:
+                                await asyncio.sleep(0)
+                        else:
+                            # A free user: the dispatcher resolves this future with the
+                            # next arrival, `User._request_stop()` with None.
+                            user._sleeping = due  # type: ignore[assignment]
+                            try:
+                                intended = await due  # type: ignore[misc]
+                            finally:
+                                user._sleeping = None
+                        del due
+                        if intended is None:
+                            raise StopUser()
+                        cell.lag_ms = max(0.0, arrivals.now() - intended) * 1000.0
                     else:
-                        seconds = self.wait_time()
-                    if seconds > 0:
-                        # An interruptible sleep: `User._request_stop()` wakes the future.
-                        future = sleeper.sleep(seconds)
-                        user._sleeping = future
-                        try:
-                            await future
-                        finally:
-                            user._sleeping = None
-                        del future
-                    elif not did_io:
-                        await asyncio.sleep(0)
+                        if wait_in_worker:
+                            seconds = await call_user_code_async(user, self.wait_time)
+                        else:
+                            seconds = self.wait_time()
+                        if seconds > 0:
+                            # An interruptible sleep: `User._request_stop()` wakes the future.
+                            future = sleeper.sleep(seconds)
+                            user._sleeping = future
+                            try:
+                                await future
+                            finally:
+                                user._sleeping = None
+                            del future
+                        elif not did_io:
+                            await asyncio.sleep(0)
                     if user._state is UserState.STOPPING:
                         raise StopUser()
                     user._state = UserState.RUNNING
                 wait_next = True
                 did_io = False
+                if pacing is not None:
+                    assert cell is not None
+                    now = pacing[1]()
+                    # The first task has no intended start: it starts when the user does.
+                    late = 0.0 if paced_start is None else now - paced_start - pacing[0]
+                    cell.lag_ms = max(0.0, late) * 1000.0
+                    paced_start = now
                 queue = self._task_queue
                 if queue:
                     task = queue.pop(0)
@@ -419,6 +456,14 @@ _BUILTIN_WAIT_PREFIX = "loadhopper."
 def _is_builtin_wait(fn: object) -> bool:
     module = getattr(getattr(fn, "__func__", fn), "__module__", None)
     return isinstance(module, str) and module.startswith(_BUILTIN_WAIT_PREFIX)
+
+
+def _pacing(taskset: TaskSet) -> Pacing | None:
+    """The pacing of this TaskSet's waits (constant_pacing / constant_throughput), if any."""
+    method = type(taskset).wait_time
+    if method is not TaskSet.wait_time and method is not DefaultTaskSet.wait_time:
+        return pacing_of(method)
+    return pacing_of(getattr(taskset.user, "wait_time", None))
 
 
 def _wait_is_user_code(taskset: TaskSet) -> bool:

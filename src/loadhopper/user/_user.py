@@ -8,6 +8,7 @@ from typing import Any, ClassVar, final
 
 from loadhopper._bridge import await_
 from loadhopper._exceptions import ControlFlowSignal, LocustError, StopTest, StopUser
+from loadhopper.user._schedule import CURRENT_ITERATION, Arrivals, IterationCell
 from loadhopper.user._sleep_queue import sleep_queue
 from loadhopper.user._task import collect_tasks
 from loadhopper.user._taskset import DefaultTaskSet, call_user_code_async, noop_hook
@@ -18,7 +19,7 @@ from loadhopper.user._wait_time import WaitTime, constant
 __all__ = ["User"]
 
 
-def _wake(future: asyncio.Future[None]) -> None:
+def _wake(future: asyncio.Future[Any]) -> None:
     if not future.done():
         future.set_result(None)
 
@@ -69,11 +70,15 @@ class User:
     def __init__(self, environment: UserEnvironment) -> None:
         self.environment = environment
         self._state = UserState.READY
-        self._sleeping: asyncio.Future[None] | None = None
+        self._sleeping: asyncio.Future[Any] | None = None
         self._taskset_instance: DefaultTaskSet | None = None
         # The contextvars context this user's synchronous code runs in (in borrowed worker
         # greenlets); None until that code first touches a context variable.
         self._context: Context | None = None
+        # Set by the runner's pool before the user starts, under a schedule only: where
+        # its iterations come from (an arrival rate), and where their lag goes.
+        self._arrivals: Arrivals | None = None
+        self._iteration: IterationCell | None = None
 
     @classmethod
     def fullname(cls) -> str:
@@ -126,6 +131,13 @@ class User:
             self._state = UserState.STOPPED
             return
         self._state = UserState.RUNNING
+        cell = self._iteration
+        if cell is not None:
+            # Both contexts the user's code runs in see the cell (see user/_schedule.py).
+            CURRENT_ITERATION.set(cell)
+            if self._context is None:
+                self._context = Context()
+            self._context.run(CURRENT_ITERATION.set, cell)
         taskset = self._taskset_instance = DefaultTaskSet(self)
         try:
             try:

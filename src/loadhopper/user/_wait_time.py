@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from loadhopper.user._schedule import PACING_ATTR
+
 __all__ = [
     "WaitTime",
     "between",
@@ -70,7 +72,9 @@ def constant_pacing(period: float, *, clock: Callable[[], float] = time.monotoni
 
     The wait is `period` minus the time the last task ran. When a task runs longer than
     `period`, the next one starts at once and the lost time is NOT made up later: there is
-    no catch-up, as in Locust (so a slow target still lowers the rate).
+    no catch-up, as in Locust (so a slow target still lowers the rate). The next task's
+    intended start is the last one's start plus `period`: a task that starts later than
+    that has a lag, which the corrected latency counts (coordinated omission).
 
     Args:
         period: seconds from the start of one task to the start of the next.
@@ -99,6 +103,8 @@ def constant_pacing(period: float, *, clock: Callable[[], float] = time.monotoni
         setattr(instance, attr, (now, wait))
         return wait
 
+    # The task loop reads this to give each task its intended start (user/_schedule.py).
+    setattr(wait_time, PACING_ATTR, (period, clock))
     return wait_time
 
 

@@ -32,7 +32,7 @@ from loadhopper._exceptions import ConfigError, LoadhopperError
 from loadhopper.distributed import MasterRunner, WorkerInfo
 from loadhopper.report import RunInfo, history_csv_header, history_csv_rows
 from loadhopper.runtime import Environment, Runner, RunnerState
-from loadhopper.stats import StatsSnapshot, TimelinePoint
+from loadhopper.stats import StatsSnapshot, ThresholdResult, TimelinePoint
 from loadhopper.user import User
 from loadhopper.web._parameters import EditParameters, StartParameters
 
@@ -67,6 +67,7 @@ class ControllerStatus:
         error: the last test's unexpected error, one line, or None.
         generation: grows with every change; a page keeps the status with the highest one,
             since a control's answer and the event stream can arrive in either order.
+        load_model: the open model's one-line description, "" for the closed model.
     """
 
     running: bool
@@ -80,6 +81,7 @@ class ControllerStatus:
     tests_started: int
     error: str | None
     generation: int
+    load_model: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,11 @@ class WebController:
         window_listeners: called with each closed window's snapshot and point, for outputs
             that want them (the CLI's CSV files); the snapshot is shared, never retaken.
         test_end_listeners: called with each finished test.
+        load_model: one line on the open model driving the load (RunInfo.load_model), ""
+            for the closed model; set by whoever configures the run.
+        threshold_source: returns the thresholds' verdicts now (as evaluated so far, on the
+            merged statistics), or None when the run has no thresholds; read by the page
+            each second and once more when a test ends, for its RunInfo.
     """
 
     def __init__(
@@ -117,6 +124,7 @@ class WebController:
         locustfile_source: str | None = None,
         full_history: bool = False,
         defaults: StartParameters | None = None,
+        load_model: str = "",
     ) -> None:
         """Prepare the controller.
 
@@ -127,6 +135,7 @@ class WebController:
             full_history: the history download gets every row each second, not only the
                 Aggregated row (as `--csv-full-history`).
             defaults: what the start form shows first (the command line's -u, -r, -t, -H).
+            load_model: the open model's one-line description ("" for the closed model).
         """
         self.environment = environment
         self.runner: Runner = environment.runner or environment.create_local_runner()
@@ -137,6 +146,8 @@ class WebController:
         self.defaults = defaults or StartParameters(users=1, spawn_rate=1.0, host=environment.host)
         self.window_listeners: list[Callable[[StatsSnapshot, TimelinePoint], None]] = []
         self.test_end_listeners: list[Callable[[FinishedTest], None]] = []
+        self.load_model = load_model
+        self.threshold_source: Callable[[], tuple[ThresholdResult, ...]] | None = None
         self._full_history = full_history
         self._timeline: collections.deque[TimelinePoint] = collections.deque(maxlen=TIMELINE_LIMIT)
         self._history: collections.deque[list[str]] = collections.deque(maxlen=HISTORY_LIMIT)
@@ -182,6 +193,7 @@ class WebController:
             tests_started=len(self._test_starts),
             error=self._error or self._workers_error,
             generation=self.generation,
+            load_model=self.load_model,
         )
 
     def workers(self) -> tuple[WorkerInfo, ...] | None:
@@ -205,6 +217,12 @@ class WebController:
         """When each test started, epoch seconds, for the charts' marks."""
         return tuple(self._test_starts)
 
+    def thresholds(self) -> tuple[ThresholdResult, ...]:
+        """The thresholds' verdicts: live while a test runs, the final ones after it."""
+        if self.finished is not None and not self.running:
+            return self.finished.run.thresholds
+        return self.threshold_source() if self.threshold_source is not None else ()
+
     def history_csv_rows(self) -> list[list[str]]:
         """The history CSV (header first): one row set per closed window, across tests."""
         header = history_csv_header(self.environment.stats.percentiles)
@@ -226,6 +244,8 @@ class WebController:
             host=self._host(),
             locustfile=self.locustfile,
             version=__version__,
+            load_model=self.load_model,
+            thresholds=self.thresholds(),
         )
 
     def _host(self) -> str | None:
@@ -402,6 +422,9 @@ class WebController:
             host=self._host(),
             locustfile=self.locustfile,
             version=__version__,
+            load_model=self.load_model,
+            # The last evaluation, taken after the test ended (the source judges its end).
+            thresholds=self.threshold_source() if self.threshold_source is not None else (),
         )
         self.finished = FinishedTest(snapshot, run)
         for listener in list(self.test_end_listeners):

@@ -12,26 +12,34 @@ from typing import Any
 from loadhopper.distributed import WorkerInfo, WorkerState
 from loadhopper.distributed._master import CPU_WARNING_PERCENT
 from loadhopper.report import percentile_label
-from loadhopper.stats import RowSnapshot, StatsSnapshot, TimelinePoint
+from loadhopper.stats import RowSnapshot, StatsSnapshot, ThresholdResult, TimelinePoint
 from loadhopper.web._controller import ControllerStatus, WebController
 
 __all__ = [
     "POINT_FIELDS",
+    "arrivals_dict",
     "full_payload",
     "point_row",
     "status_dict",
+    "thresholds_list",
     "update_payload",
     "workers_dict",
 ]
 
 # The fields of one chart point, in the order `point_row` writes them.
-POINT_FIELDS = ("time", "users", "rps", "fail_per_sec", "p50", "p95", "p99", "avg", "stalled_ms")
+POINT_FIELDS = (
+    "time", "users", "rps", "fail_per_sec", "p50", "p95", "p99", "avg", "stalled_ms",
+    # the open model, and latency from each iteration's intended start (coordinated omission)
+    "due", "late", "dropped", "corrected_p95", "corrected_p99",
+)  # fmt: skip
 # Enough to read in a table; the CSV and JSON downloads hold every group.
 MAX_FAILURES = 500
 MAX_EXCEPTIONS = 100
 MAX_STALL_SITES = 20
-# The banner warns of stalls this recent: the windows behind the current rates.
+# The banners warn of stalls, late and dropped iterations this recent: the windows behind
+# the current rates.
 RECENT_STALL_SECONDS = 10.0
+RECENT_ARRIVAL_SECONDS = 10.0
 
 
 def status_dict(status: ControllerStatus, snapshot: StatsSnapshot) -> dict[str, Any]:
@@ -44,6 +52,7 @@ def status_dict(status: ControllerStatus, snapshot: StatsSnapshot) -> dict[str, 
         "target_users": status.target_users,
         "spawn_rate": status.spawn_rate,
         "host": status.host,
+        "load_model": status.load_model,
         "run_time": status.run_time,
         "test_start": status.test_start,
         "tests_started": status.tests_started,
@@ -79,7 +88,19 @@ def _row(row: RowSnapshot, p95: int | None, p99: int | None) -> dict[str, Any]:
         "current_fail_per_sec": row.current_fail_per_sec,
         "total_rps": row.total_rps,
         "percentiles": list(row.percentiles),
+        # From each iteration's intended start; 0 and nulls for rows without a schedule.
+        "corrected_count": row.corrected_count,
+        "corrected_median": row.corrected_median,
+        "corrected_p95": _at(row.corrected_percentiles, p95),
+        "corrected_p99": _at(row.corrected_percentiles, p99),
+        "corrected_avg": row.corrected_avg,
+        "corrected_max": row.corrected_max,
+        "corrected_percentiles": list(row.corrected_percentiles),
     }
+
+
+def _at(values: tuple[float | None, ...], index: int | None) -> float | None:
+    return None if index is None or index >= len(values) else values[index]
 
 
 def stats_dict(snapshot: StatsSnapshot) -> dict[str, Any]:
@@ -109,6 +130,27 @@ def stats_dict(snapshot: StatsSnapshot) -> dict[str, Any]:
         ],
         "exceptions_left_out": max(0, len(snapshot.exceptions) - MAX_EXCEPTIONS),
         "health": health_dict(snapshot),
+        "arrivals": arrivals_dict(snapshot),
+    }
+
+
+def arrivals_dict(snapshot: StatsSnapshot) -> dict[str, Any]:
+    """The open model's iterations: over the run, and recent (for the banner)."""
+    arrivals = snapshot.arrivals
+    since = snapshot.end_time - RECENT_ARRIVAL_SECONDS
+    recent = [p for p in snapshot.timeline if p.time > since]
+    due = arrivals.due
+    return {
+        "active": arrivals.active,
+        "due": due,
+        "late": arrivals.late,
+        "dropped": arrivals.dropped,
+        "late_ratio": arrivals.late / due if due else 0.0,
+        "dropped_ratio": arrivals.dropped / due if due else 0.0,
+        "recent_seconds": RECENT_ARRIVAL_SECONDS,
+        "recent_due": sum(p.due for p in recent),
+        "recent_late": sum(p.late for p in recent),
+        "recent_dropped": sum(p.dropped for p in recent),
     }
 
 
@@ -149,6 +191,34 @@ def point_row(point: TimelinePoint) -> list[float | int | None]:
         point.p99,
         point.avg_response_time,
         point.stalled_ms,
+        point.due,
+        point.late,
+        point.dropped,
+        point.corrected_p95,
+        point.corrected_p99,
+    ]
+
+
+def thresholds_list(results: tuple[ThresholdResult, ...]) -> list[dict[str, Any]]:
+    """The Thresholds tab: each verdict, with `ThresholdResult`'s own field names."""
+    return [
+        {
+            "expression": r.expression,
+            "row": r.row,
+            "metric": r.metric,
+            "operator": r.operator,
+            "limit": r.limit,
+            "value": r.value,
+            "passed": r.passed,
+            "first_breach": r.first_breach,
+            "aborted": r.aborted,
+            "unit": r.unit,
+            "reason": r.reason,
+            # As every report shows them ("212.4 ms", "no data (why)"), so the page agrees.
+            "value_text": r.value_text,
+            "limit_text": r.limit_text,
+        }
+        for r in results
     ]
 
 
@@ -190,6 +260,7 @@ def update_payload(controller: WebController) -> dict[str, Any]:
         "status": status_dict(controller.status(), snapshot),
         "stats": stats_dict(snapshot),
         "workers": workers_dict(controller.workers()),
+        "thresholds": thresholds_list(controller.thresholds()),
     }
 
 

@@ -15,6 +15,8 @@
     fields: [],
     chartsReady: false,
     stallBands: [],  // shaded seconds in which the event loop stalled (the newest MAX_BANDS)
+    points: [],  // the chart points drawn (the newest MAX_POINTS), to redraw with new series
+    present: {},  // optional series the points have: "corrected", "arrivals"
     lastPointTime: null,
     showStart: false,
     sort: { key: null, dir: 1 },
@@ -115,7 +117,7 @@
     });
     // Plotly sizes a chart from its container, which is zero while the tab is hidden.
     if (name === "charts" && ui.chartsReady) {
-      ["chart-rps", "chart-latency", "chart-users"].forEach((id) => Plotly.Plots.resize($(id)));
+      CHARTS.forEach((chart) => { if (!$(chart.id).hidden) Plotly.Plots.resize($(chart.id)); });
     }
   }
 
@@ -158,6 +160,8 @@
     $("m-rps").textContent = rate(status.current_rps);
     $("m-fail").textContent = Math.round(status.fail_ratio * 100) + "%";
     $("host-display").textContent = status.host || "";
+    $("load-model").hidden = !status.load_model;
+    $("load-model").textContent = status.load_model ? "load model: " + status.load_model : "";
     $("btn-edit").hidden = !running || status.state === "stopping";
     $("btn-stop").hidden = !running || status.state === "stopping";
     $("btn-reset").hidden = fresh;
@@ -186,16 +190,42 @@
       { key: "current_fail_per_sec", label: "Current failures/s",
         show: (r) => rate(r.current_fail_per_sec) },
     ];
+    // Latency from each iteration's intended start, beside the measured columns, only when
+    // some row had a schedule (an open model, constant_pacing, constant_throughput).
+    const corrected = hasCorrected();
+    if (corrected) {
+      const at = base.findIndex((col) => col.key === "p99") + 1;
+      base.splice(at, 0,
+        { key: "corrected_median", label: "Corrected median (ms)", corrected: true,
+          show: (r) => ms(r.corrected_median) },
+        { key: "corrected_p95", label: "Corrected 95%ile (ms)", corrected: true,
+          show: (r) => ms(r.corrected_p95) },
+        { key: "corrected_p99", label: "Corrected 99%ile (ms)", corrected: true,
+          show: (r) => ms(r.corrected_p99) });
+    }
     if ($("all-percentiles").checked && ui.stats) {
       ui.stats.percentiles.forEach((label, index) => {
         base.push({ key: "p:" + index, label: label, show: (r) => ms(r.percentiles[index]) });
       });
+      if (corrected) {
+        ui.stats.percentiles.forEach((label, index) => {
+          base.push({ key: "cp:" + index, label: "corrected " + label, corrected: true,
+            show: (r) => ms(r.corrected_percentiles[index]) });
+        });
+      }
     }
     return base;
   }
 
+  function hasCorrected() {
+    const stats = ui.stats;
+    return !!stats && (stats.total.corrected_count > 0 ||
+      stats.rows.some((row) => row.corrected_count > 0));
+  }
+
   function sortValue(row, key) {
     if (key.startsWith("p:")) return row.percentiles[Number(key.slice(2))];
+    if (key.startsWith("cp:")) return row.corrected_percentiles[Number(key.slice(3))];
     return row[key];
   }
 
@@ -218,6 +248,7 @@
       td.textContent = col.show(row);
       if (col.name) td.className = "name";
       else if (col.text) td.className = "text";
+      else if (col.corrected) td.className = "corrected";
       tr.append(td);
     });
   }
@@ -233,6 +264,10 @@
       th.textContent = col.label;
       th.dataset.key = col.key;
       if (col.text) th.className = "text";
+      if (col.corrected) {
+        th.className = "corrected";
+        th.title = "Corrected for coordinated omission (from each iteration's intended start)";
+      }
       if (ui.sort.key === col.key) th.classList.add(ui.sort.dir > 0 ? "sorted-asc" : "sorted-desc");
       th.addEventListener("click", () => {
         ui.sort = { key: col.key, dir: ui.sort.key === col.key ? -ui.sort.dir : 1 };
@@ -252,6 +287,7 @@
     cells(total, Object.assign({}, stats.total, { method: "", name: "Aggregated" }), cols);
     table.tFoot.replaceChildren(total);
     $("overflow-note").hidden = !stats.overflowed;
+    $("corrected-note").hidden = !hasCorrected();
   }
 
   function renderFailures() {
@@ -297,6 +333,76 @@
     const more = $("exceptions-more");
     more.hidden = !stats.exceptions_left_out;
     more.textContent = "… and " + stats.exceptions_left_out + " more: see the exceptions CSV.";
+  }
+
+  // ---- the open model: arrivals ------------------------------------------------------
+
+  function renderArrivals(arrivals) {
+    const active = !!arrivals && arrivals.active;
+    $("m-late-box").hidden = !active;
+    $("m-dropped-box").hidden = !active;
+    const banner = $("arrival-banner");
+    if (!active) {
+      banner.hidden = true;
+      return;
+    }
+    $("m-late").textContent = count(arrivals.late);
+    $("m-dropped").textContent = count(arrivals.dropped);
+    // Like the stall banner: while the generator cannot keep the rate, say so above all.
+    const late = arrivals.recent_late;
+    const dropped = arrivals.recent_dropped;
+    banner.hidden = !(late > 0 || dropped > 0);
+    banner.textContent = late > 0 || dropped > 0
+      ? "The generator cannot keep the arrival rate: in the last " + arrivals.recent_seconds +
+        " s, " + count(late) + " of " + count(arrivals.recent_due) + " iterations started late" +
+        " and " + count(dropped) + " were dropped, because no user was free. Raise " +
+        "--max-users, or lower the rate."
+      : "";
+  }
+
+  // ---- thresholds -------------------------------------------------------------------
+
+  // The verdicts as evaluated so far on the merged statistics (the final ones once the
+  // test has ended). No thresholds: no tab, no header metric.
+  function renderThresholds(results) {
+    const any = !!results && results.length > 0;
+    $("tab-button-thresholds").hidden = !any;
+    $("m-thresholds-box").hidden = !any;
+    if (!any) {
+      if (ui.activeTab === "thresholds") selectTab("stats");
+      return;
+    }
+    const failed = results.filter((r) => !r.passed).length;
+    const box = $("m-thresholds");
+    box.textContent = failed ? "FAIL " + failed + "/" + results.length : "PASS";
+    box.className = failed ? "fail" : "pass";
+    $("n-thresholds").textContent = failed ? "(" + failed + " failing)" : "";
+    const aborted = results.find((r) => r.aborted);
+    const verdict = $("thresholds-verdict");
+    verdict.className = "verdict " + (failed ? "fail" : "pass");
+    verdict.textContent = (failed
+      ? "FAIL: " + failed + " of " + results.length + " thresholds fail."
+      : "PASS: all " + results.length + " thresholds hold.") +
+      (aborted ? " The run was stopped by " + aborted.expression + "." : "");
+    const rows = document.createDocumentFragment();
+    results.forEach((r) => {
+      const tr = document.createElement("tr");
+      tr.className = r.passed ? "pass" : "fail";
+      const breach = r.first_breach ? new Date(r.first_breach * 1000).toISOString()
+        .replace("T", " ").slice(0, 19) + " UTC" : "-";
+      [
+        [r.expression, "text expr"], [r.row || "the whole run", "name"], [r.metric, "text"],
+        [r.operator + " " + r.limit_text, ""], [r.value_text, "value"],
+        [r.passed ? "PASS" : "FAIL", "verdict"], [breach, ""], [r.aborted ? "yes" : "", ""],
+      ].forEach(([text, cls]) => {
+        const td = document.createElement("td");
+        td.textContent = text;
+        if (cls) td.className = cls;
+        tr.append(td);
+      });
+      rows.append(tr);
+    });
+    $("thresholds-table").tBodies[0].replaceChildren(rows);
   }
 
   // ---- workers (a distributed run) --------------------------------------------------
@@ -346,14 +452,39 @@
 
   // ---- charts -----------------------------------------------------------------------
 
+  // A trace is [field, name, color, style, needs]: style "dash" or "bar"; `needs` names an
+  // optional series (see present()) without which the trace is left out.
   const CHARTS = [
     { id: "chart-rps", title: "Requests per second", unit: "per second",
       traces: [["rps", "RPS", "#2563eb"], ["fail_per_sec", "Failures/s", "#c62828"]] },
     { id: "chart-latency", title: "Response times of each second (ms)", unit: "ms",
-      traces: [["p50", "p50", "#16a34a"], ["p95", "p95", "#d97706"], ["p99", "p99", "#7c3aed"]] },
+      traces: [["p50", "p50", "#16a34a"], ["p95", "p95", "#d97706"], ["p99", "p99", "#7c3aed"],
+        ["corrected_p95", "p95 corrected", "#d97706", "dash", "corrected"],
+        ["corrected_p99", "p99 corrected", "#7c3aed", "dash", "corrected"]] },
+    { id: "chart-arrivals", title: "Iterations per second (arrival rate)", unit: "per second",
+      traces: [["due", "Due", "#2563eb", "", "arrivals"],
+        ["late", "Late", "#d97706", "bar", "arrivals"],
+        ["dropped", "Dropped", "#c62828", "bar", "arrivals"]] },
     { id: "chart-users", title: "Number of users", unit: "users",
       traces: [["users", "Users", "#0f766e"]] },
   ];
+
+  // Which optional series `points` have, added to `found`: corrected latencies, arrivals.
+  function present(points, found) {
+    const fields = ["corrected_p95", "corrected_p99", "due", "late", "dropped"]
+      .map((field) => ui.fields.indexOf(field));
+    const result = Object.assign({}, found);
+    points.forEach((point) => {
+      if ((fields[0] >= 0 && point[fields[0]] !== null) ||
+          (fields[1] >= 0 && point[fields[1]] !== null)) result.corrected = true;
+      if (fields.slice(2).some((i) => i >= 0 && point[i] > 0)) result.arrivals = true;
+    });
+    return result;
+  }
+
+  function traces(chart) {
+    return chart.traces.filter((trace) => !trace[4] || ui.present[trace[4]]);
+  }
 
   function column(points, field) {
     const index = ui.fields.indexOf(field);
@@ -393,14 +524,24 @@
   }
 
   function drawCharts(points, starts) {
+    ui.points = points.slice(-MAX_POINTS);
+    ui.present = present(points, {});
     ui.stallBands = stallBands(points, null).slice(-MAX_BANDS);
     ui.lastPointTime = points.length ? points[points.length - 1][0] : null;
     const x = times(points);
     CHARTS.forEach((chart) => {
-      const data = chart.traces.map(([field, name, color]) => ({
-        x: x, y: column(points, field), name: name, type: "scatter", mode: "lines",
-        line: { color: color, width: 2 }, connectgaps: false,
-      }));
+      const shown = traces(chart);
+      const element = $(chart.id);
+      element.hidden = !shown.length;
+      if (!shown.length) {
+        Plotly.purge(element);
+        return;
+      }
+      const data = shown.map(([field, name, color, style]) => (style === "bar"
+        ? { x: x, y: column(points, field), name: name, type: "bar", marker: { color: color } }
+        : { x: x, y: column(points, field), name: name, type: "scatter", mode: "lines",
+            line: { color: color, width: 2, dash: style === "dash" ? "dash" : "solid" },
+            connectgaps: false }));
       const layout = {
         title: { text: chart.title, font: { size: 14 } },
         margin: { l: 55, r: 20, t: 40, b: 40 },
@@ -409,6 +550,7 @@
         yaxis: { title: { text: chart.unit }, rangemode: "tozero" },
         legend: { orientation: "h", y: -0.2 },
         shapes: marks(starts).concat(ui.stallBands),
+        barmode: "stack",
       };
       Plotly.newPlot(chart.id, data, layout, { responsive: true, displaylogo: false });
     });
@@ -417,16 +559,25 @@
 
   function extendCharts(points, starts) {
     if (!points.length) return;
+    const all = ui.points.concat(points).slice(-MAX_POINTS);
+    const now = present(points, ui.present);
+    if (now.corrected !== ui.present.corrected || now.arrivals !== ui.present.arrivals) {
+      drawCharts(all, starts);  // a series appeared: draw every chart again with it
+      return;
+    }
+    ui.points = all;
     const bands = stallBands(points, ui.lastPointTime);
     ui.lastPointTime = points[points.length - 1][0];
     ui.stallBands = ui.stallBands.concat(bands).slice(-MAX_BANDS);
     const x = times(points);
     CHARTS.forEach((chart) => {
+      const shown = traces(chart);
+      if (!shown.length) return;
       const update = {
-        x: chart.traces.map(() => x),
-        y: chart.traces.map(([field]) => column(points, field)),
+        x: shown.map(() => x),
+        y: shown.map(([field]) => column(points, field)),
       };
-      Plotly.extendTraces(chart.id, update, chart.traces.map((_, i) => i), MAX_POINTS);
+      Plotly.extendTraces(chart.id, update, shown.map((_, i) => i), MAX_POINTS);
       const element = $(chart.id);
       if (bands.length || element.layout.shapes.length !== starts.length + ui.stallBands.length) {
         Plotly.relayout(chart.id, { shapes: marks(starts).concat(ui.stallBands) });
@@ -453,6 +604,7 @@
   function applyStats(stats) {
     ui.stats = stats;
     renderStallBanner(stats.health);
+    renderArrivals(stats.arrivals);
     renderStats();
     renderFailures();
     renderExceptions();
@@ -466,6 +618,7 @@
     applyStatus(payload.status);
     applyStats(payload.stats);
     renderWorkers(payload.workers);
+    renderThresholds(payload.thresholds);
     drawCharts(payload.points, payload.test_starts);
     document.body.dataset.ready = "true";
   }
@@ -475,6 +628,7 @@
     applyStatus(payload.status);
     applyStats(payload.stats);
     renderWorkers(payload.workers);
+    renderThresholds(payload.thresholds);
     if (ui.chartsReady) extendCharts(payload.points, payload.test_starts);
     document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
   }
