@@ -78,3 +78,38 @@ class Visitor(HttpUser):
     )
     line = _usage_error(tmp_path, "--arrival-rate", "10/s")
     assert "LoadTestShape" in line or "shape" in line, line
+
+
+PLAIN = """
+from locust import HttpUser, constant, task
+
+class Visitor(HttpUser):
+    wait_time = constant(0)
+
+    @task
+    def visit(self):
+        self.client.get("/")
+"""
+
+
+def test_the_web_mode_runs_an_arrival_rate_and_judges_thresholds(tmp_path: Path) -> None:
+    """--autostart runs the test the UI would start: the schedule, the load-model line and
+    the thresholds (judged during the test by the watch the UI shows) reach the outputs."""
+    write(tmp_path, "locustfile.py", PLAIN)
+    with serve() as server:
+        done = run_cli(
+            tmp_path,
+            *("-H", server.url, "-P", "0", "--autostart", "--autoquit", "0", "-t", "3s"),
+            *("--arrival-rate", "50/s", "-u", "2", "--max-users", "4"),
+            *("--threshold", "p99<5000", "--threshold", "requests>100000"),
+            *("--json-file", "out"),
+        )
+        received = server.settled()[("GET", "/")]
+    summary = json.loads((tmp_path / "out.json").read_text())
+    assert done.returncode == 99, done.stderr[-2000:]  # requests>100000 fails
+    # 50/s for 3 s: iterations k = 0 .. 149 (k / 50 < 3).
+    assert abs(summary["arrivals"]["due"] - 150) <= 3, summary["arrivals"]
+    assert received == summary["aggregated"]["num_requests"] == summary["arrivals"]["due"]
+    assert summary["run"]["load_model"] == "arrival rate 50/s, up to 4 users"
+    verdicts = {t["expression"]: t["passed"] for t in summary["thresholds"]}
+    assert verdicts == {"p99<5000": True, "requests>100000": False}
