@@ -1,13 +1,17 @@
 """Case 2: 10,000 users with `between(2, 5)` against a target that answers after exactly 10 ms.
 
-Three questions per tool: does it deliver the rate the users offer, does its median match the
-target's true latency, and how much memory does each user cost.
+Four questions per tool: does it deliver the rate the users offer, do its median and its
+tail (p99, p99.9, over the whole run, the ramp at 2,000 users a second included) match the
+target's own record of what it took, and how much memory does each user cost.
 
 The achieved rate is measured at the target, not taken from the tool: our server prints its
 cumulative request count four times a second, and the rate is the count's rise across the
 steady-state window (after the ramp-up and its burst of first requests, before shutdown)
 divided by the window's length. That is the same yardstick for every tool, and it cannot be
 flattered by how a tool computes its own rates.
+
+The target also records each request's service time (`_tails.py`): the tool's percentiles are
+set beside the target's, for the whole run, the ramp and the steady window.
 """
 
 from __future__ import annotations
@@ -30,6 +34,15 @@ from _metrics import (
     steady_window,
 )
 from _process import Probe
+from _tails import (
+    NO_TAILS,
+    Record,
+    Tails,
+    fetch_record,
+    loadhopper_tails,
+    locust_tails,
+    tails_of,
+)
 from _targets import Target, own_target
 from _tool_run import RunStatus, ToolRun, run_tool, skipped
 from _tools import Availability, LoadSpec, Tool
@@ -40,7 +53,8 @@ CASE2_TOOLS = (Tool.LOADHOPPER, Tool.LOCUST_FAST)
 TRUE_LATENCY_MS = 10.0
 WAIT_TIME = "between(2, 5)"
 MEAN_WAIT_SECONDS = 3.5  # the mean of between(2, 5)
-RAMP_SECONDS = 10.0
+# Issue 12: users start at 2,000 a second, whatever their number.
+SPAWN_RATE = 2000.0
 # After the ramp, the last users' first requests (sent on spawn) still bunch up until each has
 # waited once: up to 5 s. Plus a second of margin.
 SETTLE_SECONDS = 6.0
@@ -74,6 +88,10 @@ class Case2Row:
             the steady window: high means other processes starved it (a shared machine).
         target_counts: (seconds since load start, requests the target had received), four
             a second: the raw series the achieved rate comes from, kept for the JSON.
+        tool_tails: the tool's own percentiles over the whole run.
+        target_tails: the target's service times over the whole run.
+        target_ramp: the target's service times of requests that arrived during the ramp.
+        target_steady: the target's service times in the steady window.
     """
 
     tool: Tool
@@ -94,6 +112,10 @@ class Case2Row:
     steady_cpu_share: float | None = None
     steady_wait_share: float | None = None
     target_counts: tuple[tuple[float, int], ...] = ()
+    tool_tails: Tails = NO_TAILS
+    target_tails: Tails = NO_TAILS
+    target_ramp: Tails = NO_TAILS
+    target_steady: Tails = NO_TAILS
 
     @property
     def achieved_fraction(self) -> float | None:
@@ -133,6 +155,7 @@ def _measure(
     if base_run.status is not RunStatus.OK or base_run.measured is None:
         return _empty_row(base_run, offered, "one-user baseline")
     time.sleep(0.6)
+    _take_record(target)  # the baseline's requests: not this run's
     before = target.request_count() or 0
     print(f"case2: {tool.label}: {spec.users} users for {spec.seconds} s ...", flush=True)
     # A probe a second, so that the steady window (known only afterwards) has probes in it.
@@ -152,6 +175,9 @@ def _measure(
     note = run.note if window else "; ".join(filter(None, [run.note, "run too short to settle"]))
     measured = run.measured
     cpu_share, wait_share = _steady_shares(measured.probes, window)
+    record = _take_record(target)
+    ramp_start = load_start if load_start is not None else run.started_at
+    ramp_end = ramp_start + spec.users / spec.spawn_rate
     return Case2Row(
         tool=tool,
         status=run.status,
@@ -176,7 +202,34 @@ def _measure(
             (round(sample.time - (load_start or run.started_at), 2), sample.total - before)
             for sample in samples
         ),
+        tool_tails=_tool_tails(tool, workdir),
+        target_tails=record.whole() if record else NO_TAILS,
+        target_ramp=tails_of(record.between(ramp_start, ramp_end)) if record else NO_TAILS,
+        target_steady=(
+            tails_of(record.between(window.start, window.end)) if record and window else NO_TAILS
+        ),
     )
+
+
+def _take_record(target: Target) -> Record | None:
+    """The target's service record since the last take, or None when it cannot give one."""
+    try:
+        return fetch_record(target.url)
+    except (OSError, ValueError) as exc:
+        print(f"case2: the target's service record is unavailable: {exc}", flush=True)
+        return None
+
+
+def _tool_tails(tool: Tool, workdir: Path) -> Tails:
+    """The tool's own whole-run percentiles, from the files `run_tool` left (tag "case2")."""
+    rundir = workdir / f"case2-{tool.value}"
+    try:
+        if tool is Tool.LOADHOPPER:
+            return loadhopper_tails((rundir / "loadhopper.json").read_text())
+        return locust_tails((rundir / f"{tool.value}_stats.csv").read_text())
+    except (OSError, ValueError) as exc:
+        print(f"case2: {tool.label}'s percentiles are unreadable: {exc}", flush=True)
+        return NO_TAILS
 
 
 def _steady_shares(
@@ -216,7 +269,7 @@ def run_case2(
     """
     began = time.monotonic()
     generator_cpu, target_cpu = cpus
-    spawn_rate = users / RAMP_SECONDS
+    spawn_rate = SPAWN_RATE
     locustfiles = {UserClass.FAST: write_locustfile(workdir, UserClass.FAST, WAIT_TIME)}
     offered = offered_rate(users, MEAN_WAIT_SECONDS, TRUE_LATENCY_MS / 1000.0)
     target_dir = workdir / "target2"

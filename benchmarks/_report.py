@@ -12,6 +12,7 @@ from _case4 import MEDIAN_GOAL_MS, REQUESTS_GOAL, Case4Result, Case4Row, SleepCo
 from _case5 import CPU_PER_REQUEST_GOAL, Case5Result, Case5Row, Pinning, Variant
 from _case6 import HOLD_TOLERANCE, Case6Result, OpenRun
 from _metrics import ratio
+from _tails import Tails
 from _tool_run import RunStatus
 from _tools import Availability, Tool
 
@@ -130,10 +131,34 @@ def _case2_line(row: Case2Row, true_latency_ms: float) -> list[str]:
         f"core and waited for its core {_num(_pct(wait_share), '.0f')}% of the time "
         "(waiting = starved by other processes, not slow)"
     )
-    lines = [main, detail, steady]
+    lines = [main, *_case2_tails(row), detail, steady]
     if row.note:
         lines.append(f"      note: {row.note}")
     return lines
+
+
+def _tails_cells(tails: Tails) -> str:
+    return (
+        f"p50 {_num(tails.p50_ms, '.1f')} p99 {_num(tails.p99_ms, '.1f')} "
+        f"p99.9 {_num(tails.p999_ms, '.1f')} max {_num(tails.max_ms, '.1f')} ms"
+    )
+
+
+def _case2_tails(row: Case2Row) -> list[str]:
+    """The tool's whole-run percentiles beside the target's own service times (issue 12)."""
+    tool, target = row.tool_tails, row.target_tails
+    gaps = ""
+    if tool.p99_ms is not None and target.p99_ms is not None:
+        gap99 = tool.p99_ms - target.p99_ms
+        gaps = f"; p99 gap {gap99:+.1f} ms (goal <= 2)"
+        if tool.p999_ms is not None and target.p999_ms is not None:
+            gaps += f", p99.9 gap {tool.p999_ms - target.p999_ms:+.1f} ms (goal <= 10)"
+    return [
+        f"      whole run: tool {_tails_cells(tool)}; target's own {_tails_cells(target)}{gaps}",
+        f"      target's own by phase: ramp {_tails_cells(row.target_ramp)} "
+        f"({row.target_ramp.count} requests); steady {_tails_cells(row.target_steady)} "
+        f"({row.target_steady.count} requests)",
+    ]
 
 
 def case2_lines(result: Case2Result) -> list[str]:

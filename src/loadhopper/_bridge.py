@@ -28,12 +28,26 @@ Every greenlet has its own `contextvars` context. A pooled worker starts each fu
 the context its borrower hands it (`acquire(context)`), none by default, and is reset on
 release, so context variables never leak from one user to another through a worker.
 
+Parking. The general `await_` costs, per response, an asyncio Future, a wake-up of the
+driver's Task one loop iteration later, and a pass through the driver's loop. A worker
+waiting for something that a protocol callback will deliver (the HTTP connection's
+response) can instead *park*: it registers itself as that callback's waiter (`Worker` has
+a Future's `done` / `set_result` / `set_exception`) and switches out with `PARKED`. The
+callback then switches straight back into it, on the loop's greenlet, with no Future and no
+Task step. The driver only hears of it when the worker switches out with anything other
+than `PARKED` (an awaitable, or the end of its function): the driver awaits one *park*
+Future per run of such callbacks, not one per response, so the worker of a user whose tasks
+follow one another with no wait (user/_taskset.py) can run many tasks in a row from the
+connection's callbacks. Cancelling the driver while the worker is parked throws the
+`CancelledError` into the worker at its `park()`, as with `await_`.
+
 This module sits below `http/` (not in `runtime/` as DESIGN.md first drew it) because the
 HTTP session's blocking methods call `await_`, and imports only flow downwards.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from contextvars import Context
@@ -45,15 +59,26 @@ import greenlet
 
 from loadhopper._exceptions import BridgeError
 
+# asyncio's own bookkeeping of the running Task (public in effect: every event loop that
+# runs Tasks calls them). A callback that resumes a parked worker runs outside any Task
+# step, so it marks the driver's Task as current for that time.
+_enter_task = asyncio.tasks._enter_task
+_leave_task = asyncio.tasks._leave_task
+
 __all__ = [
     "MAX_IDLE_WORKERS",
+    "PARKED",
     "BridgeStatistics",
     "Worker",
     "WorkerPool",
     "await_",
+    "await_park",
     "bridge_statistics",
     "call_in_worker",
+    "cancel_parked",
+    "current_worker",
     "in_bridge",
+    "park",
     "run_in_greenlet",
     "worker_pool",
 ]
@@ -62,6 +87,19 @@ T = TypeVar("T")
 
 MAX_IDLE_WORKERS = 256
 """Idle workers kept per thread; more than this many finishing at once are dropped."""
+
+
+class _Parked:
+    """The type of `PARKED`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "PARKED"
+
+
+PARKED: Any = _Parked()
+"""What a parked worker switches out with: a callback will resume it (see "Parking")."""
 
 
 class Worker(greenlet.greenlet):  # type: ignore[misc]
@@ -73,13 +111,80 @@ class Worker(greenlet.greenlet):  # type: ignore[misc]
         error: what the function raised, or None (read and cleared by `WorkerPool.finish`).
     """
 
-    __slots__ = ("busy", "error", "result")
+    __slots__ = (
+        "busy",
+        "error",
+        "handoff",
+        "park_future",
+        "park_task",
+        "parked",
+        "parks",
+        "result",
+    )
 
     def __init__(self) -> None:
         super().__init__(_serve)
         self.busy = False
         self.result: Any = None
         self.error: BaseException | None = None
+        # Parking (see the module docstring): whether a callback holds this worker as its
+        # waiter now; the driver's Future to hand the next non-PARKED switch to; that value
+        # when the Future was cancelled first; and how many times it parked (task code
+        # reads it to learn whether a call did I/O).
+        self.parked = False
+        self.park_future: asyncio.Future[Any] | None = None
+        self.park_task: asyncio.Task[Any] | None = None
+        self.handoff: Any = PARKED
+        self.parks = 0
+
+    # A Future's waiter interface, for the protocol callback that resumes a parked worker.
+
+    def done(self) -> bool:
+        """Whether the wait is over (a callback must not resume the worker then)."""
+        return not self.parked
+
+    def set_result(self, value: Any) -> None:
+        """Resume the parked worker with `value`, from the callback that has it."""
+        self.parked = False
+        task = self.park_task
+        if task is None:
+            self._hand_over(self.switch(value))
+            return
+        # The worker's code runs as its driver's Task, as it would after an `await_`:
+        # `asyncio.current_task()` is what gevent.Timeout (runtime/_gevent) cancels.
+        loop = task.get_loop()
+        _enter_task(loop, task)
+        try:
+            value = self.switch(value)
+        finally:
+            _leave_task(loop, task)
+        self._hand_over(value)
+
+    def set_exception(self, exc: BaseException) -> None:
+        """Resume the parked worker by raising `exc` at its `park()`."""
+        self.parked = False
+        task = self.park_task
+        if task is None:
+            self._hand_over(self.throw(exc))
+            return
+        loop = task.get_loop()
+        _enter_task(loop, task)
+        try:
+            value = self.throw(exc)
+        finally:
+            _leave_task(loop, task)
+        self._hand_over(value)
+
+    def _hand_over(self, value: Any) -> None:
+        """Pass the worker's next switch to its driver, unless it parked again."""
+        if value is PARKED:
+            return
+        future = self.park_future
+        self.park_future = None
+        if future is not None and not future.done():
+            future.set_result(value)
+        else:
+            self.handoff = value  # the driver was cancelled meanwhile: it takes it from here
 
     # Why these three wrappers: greenlet keeps a frame object for the frame that switches
     # out of the loop's greenlet, and on Python 3.11 that object is as big as the frame
@@ -263,6 +368,78 @@ def await_(awaitable: Awaitable[T]) -> T:
     return cast(T, parent.switch(awaitable))
 
 
+def current_worker() -> Worker:
+    """The worker the caller runs in, to hand to a callback before `park()`.
+
+    Raises:
+        BridgeError: when called outside a bridge worker.
+    """
+    current = greenlet.getcurrent()
+    if type(current) is Worker:
+        return current
+    raise BridgeError(
+        "a blocking call was made outside a user's task; in an `async def` task, "
+        "await the async form instead (for example `await self.client.aget(...)`)"
+    )
+
+
+def park() -> Any:
+    """Suspend the caller's worker (handed to a callback first) until the callback resumes it.
+
+    Returns:
+        What the callback passed to `Worker.set_result`.
+
+    Raises:
+        BaseException: what it passed to `Worker.set_exception`, or `CancelledError`
+            when the driver is cancelled meanwhile.
+    """
+    worker = cast(Worker, greenlet.getcurrent())
+    worker.parked = True
+    worker.parks += 1
+    parent = worker.parent
+    del worker  # not kept while suspended (see `await_`)
+    return parent.switch(PARKED)
+
+
+async def await_park(worker: Worker) -> Any:
+    """The driver's side of `PARKED`: wait until the worker switches out with anything else.
+
+    Returns:
+        That switch's value (an awaitable for the driver, or what a finished worker gives).
+
+    Raises:
+        CancelledError: the driver was cancelled; the worker is left to `cancel_parked`.
+    """
+    future = asyncio.get_running_loop().create_future()
+    worker.park_future = future
+    worker.park_task = asyncio.current_task()
+    try:
+        return await future
+    finally:
+        worker.park_future = None
+        worker.park_task = None
+
+
+def cancel_parked(worker: Worker, exc: BaseException) -> Any:
+    """After `await_park` was cancelled: deliver `exc` to the worker if it still runs.
+
+    Returns:
+        The worker's next switch, as `Worker.start` returns it; `()` if it had already
+        finished its function (the caller then raises `exc` itself, after `finish`).
+    """
+    value = worker.handoff
+    worker.handoff = PARKED
+    if value is PARKED:  # still parked (or abandoned by a closed coroutine): throw there
+        worker.parked = False
+        return worker.fail(exc)
+    if worker.busy:  # it switched out with an awaitable nobody will await
+        close = getattr(value, "close", None)
+        if close is not None:
+            close()
+        return worker.fail(exc)
+    return value
+
+
 async def call_in_worker(
     fn: Callable[..., Any], args: tuple[Any, ...], context: Context | None = None
 ) -> tuple[Any, Context | None]:
@@ -286,7 +463,19 @@ async def call_in_worker(
     try:
         value = worker.start(fn, args)
         # The same loop is inlined in TaskSet's task loop (user/_taskset.py), the hot path.
+        cancelled: BaseException | None = None
         while worker.busy:
+            if value is PARKED:
+                try:
+                    value = await await_park(worker)
+                except GeneratorExit:
+                    worker.parked = False  # no callback may resume it any more
+                    raise
+                except BaseException as exc:
+                    value = cancel_parked(worker, exc)
+                    if not worker.busy:
+                        cancelled = exc
+                continue
             try:
                 result = await value
             except GeneratorExit:
@@ -299,7 +488,10 @@ async def call_in_worker(
         pool.abandon(worker)
         raise
     context = worker.gr_context
-    return pool.finish(worker), context
+    result = pool.finish(worker)
+    if cancelled is not None:
+        raise cancelled
+    return result, context
 
 
 async def run_in_greenlet(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

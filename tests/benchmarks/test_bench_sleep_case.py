@@ -177,5 +177,3 @@ def test_case_flags_select_the_sleep_case() -> None:
     assert (options.case4_duration, options.case4_users) == (5, 8)
     assert options.case4_spawn_rate is None  # the case then uses one second of ramp
     assert parse_options(["--case4-spawn-rate", "1000"]).case4_spawn_rate == 1000
-    with pytest.raises(SystemExit):
-        parse_options(["--case", "3"])  # reserved for issue 12

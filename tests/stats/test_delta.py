@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from loadhopper.stats import (
     ExceptionDelta,
     FailureDelta,
+    HealthDelta,
     Histogram,
     RowDelta,
     StatsCollector,
@@ -121,6 +122,12 @@ deltas = st.builds(
     st.integers(0, 1 << 40),
     st.integers(0, 1 << 40),
     st.integers(0, 1 << 40),
+    st.one_of(
+        st.none(),
+        st.tuples(st.floats(0, 3200), st.floats(0, 1e6), st.floats(0, 1)).map(
+            lambda t: HealthDelta(t[0], t[1], t[1] * t[2])
+        ),
+    ),
 )
 
 
@@ -143,7 +150,7 @@ def test_an_empty_window_is_a_few_bytes() -> None:
     c = StatsCollector(start_time=T0)
     data = c.close_window(T0 + 1, user_count=0).to_bytes()
     assert WindowDelta.from_bytes(data).rows == ()
-    assert len(data) <= 4 + 1 + 5 + 16 + 1 + 3 + 3 + 1
+    assert len(data) <= 4 + 1 + 5 + 16 + 1 + 3 + 1 + 3 + 1
 
 
 # ---- what is refused ---------------------------------------------------------------------
@@ -178,7 +185,7 @@ def _header(index: int = 0, start: float = T0, end: float = T0 + 1, users: int =
     zigzag = index * 2
     assert zigzag < 128
     head = MAGIC + bytes([VERSION, zigzag]) + struct.pack("<dd", start, end) + bytes([users])
-    return head + b"\x00\x00\x00"  # no iterations due, late or dropped
+    return head + b"\x00\x00\x00\x00"  # no iterations due, late or dropped; no health
 
 
 def test_more_corrected_samples_than_successes_are_refused() -> None:
@@ -187,6 +194,35 @@ def test_more_corrected_samples_than_successes_are_refused() -> None:
     data = WindowDelta(0, T0, T0 + 1, 0, (row,)).to_bytes()
     with pytest.raises(ValueError, match="more corrected samples than successes"):
         WindowDelta.from_bytes(data)
+
+
+def _health_header(flag: int, cpu: float, lag_max: float, lag_mean: float) -> bytes:
+    base = _header()[:-1]  # up to the health flag
+    return base + bytes([flag]) + struct.pack("<ddd", cpu, lag_max, lag_mean) + b"\x00" * 4
+
+
+def test_a_health_sample_round_trips_and_an_unmeasured_window_has_none() -> None:
+    delta = WindowDelta(3, T0, T0 + 1, 5, health=HealthDelta(97.5, 42.0, 3.25))
+    assert WindowDelta.from_bytes(delta.to_bytes()).health == HealthDelta(97.5, 42.0, 3.25)
+    assert WindowDelta.from_bytes(WindowDelta(3, T0, T0 + 1, 5).to_bytes()).health is None
+    assert WindowDelta.from_bytes(_health_header(1, 50.0, 2.0, 1.0)).health == HealthDelta(
+        50.0, 2.0, 1.0
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (_health_header(2, 50.0, 2.0, 1.0), "health flag of 2"),
+        (_health_header(1, -1.0, 2.0, 1.0), "health sample out of range"),
+        (_health_header(1, float("nan"), 2.0, 1.0), "health sample out of range"),
+        (_health_header(1, 50.0, float("inf"), 1.0), "health sample out of range"),
+        (_health_header(1, 50.0, 2.0, 3.0), "health sample out of range"),
+    ],
+)
+def test_health_samples_out_of_range_are_refused(body: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        WindowDelta.from_bytes(body)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import loadhopper.stats as stats
 def test_public_names_are_exactly_these() -> None:
     assert sorted(stats.__all__) == [
         "ArrivalTotals",
+        "CPU_BOUND_PERCENT",
         "DEFAULT_PERCENTILES",
         "EntryView",
         "ExceptionDelta",
@@ -13,7 +14,10 @@ def test_public_names_are_exactly_these() -> None:
         "FailureDelta",
         "FailureSnapshot",
         "GeneratorHealth",
+        "HealthDelta",
+        "HealthWindow",
         "Histogram",
+        "LAG_BOUND_MS",
         "Measure",
         "RowDelta",
         "RowSnapshot",

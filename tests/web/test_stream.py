@@ -41,6 +41,7 @@ def test_hello_then_updates_with_new_points_only(target: Any) -> None:
             assert hello["point_fields"] == [
                 "time", "users", "rps", "fail_per_sec", "p50", "p95", "p99", "avg", "stalled_ms",
                 "due", "late", "dropped", "corrected_p95", "corrected_p99",
+                "cpu_percent", "loop_lag_ms", "loop_lag_mean_ms",
             ]  # fmt: skip
             assert hello["defaults"] == {
                 "users": 1,

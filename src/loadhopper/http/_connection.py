@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from loadhopper._exceptions import (
     DeadlineExceeded,
@@ -49,6 +49,17 @@ _LOW_WATER = 16 * 1024
 # libuv timers and uvloop's clock are millisecond-grained: a timer may fire up to a
 # millisecond before the instant it was asked for, which must not re-arm it for nothing.
 _SLACK = 0.001
+
+
+class Waiter(Protocol):
+    """What a request's response is delivered to: an asyncio Future, or a parked bridge
+    worker (`_bridge.Worker`), which the callback then resumes directly."""
+
+    def done(self) -> bool: ...
+
+    def set_result(self, result: Any, /) -> None: ...
+
+    def set_exception(self, exception: BaseException, /) -> None: ...
 
 
 class Deadline(NamedTuple):
@@ -115,7 +126,7 @@ class Connection(asyncio.Protocol):
         self._loop = loop
         self._transport: asyncio.Transport | None = None
         self._reader = ResponseReader(max_header_bytes)
-        self._waiter: asyncio.Future[RawResponse] | None = None
+        self._waiter: Waiter | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._read_timeout: float | None = None
         self._deadline: Deadline | None = None
@@ -151,6 +162,25 @@ class Connection(asyncio.Protocol):
         Raises:
             ReadError: the connection is already closed (nothing was sent).
         """
+        waiter: asyncio.Future[RawResponse] = self._loop.create_future()
+        self.send_to(waiter, data, head, read_timeout, max_body, deadline, stream)
+        return waiter
+
+    def send_to(
+        self,
+        waiter: Waiter,
+        data: bytes,
+        head: bool,
+        read_timeout: float | None,
+        max_body: int = DEFAULT_MAX_BODY_SIZE,
+        deadline: Deadline | None = None,
+        stream: bool = False,
+    ) -> None:
+        """`send`, with the response delivered to `waiter` (a parked worker, on the hot path).
+
+        Raises:
+            ReadError: the connection is already closed (nothing was sent).
+        """
         if stream:
             state = self._stream = _Stream()
             self._reader.start_stream(head, state.chunks)
@@ -170,14 +200,12 @@ class Connection(asyncio.Protocol):
             self.closed = True
             self._stream = None
             raise ReadError("the connection closed before the request could be sent") from exc
-        waiter = self._loop.create_future()
         self._waiter = waiter
         if read_timeout is not None or deadline is not None:
             self._read_timeout = read_timeout
             self._deadline = deadline
             self._last_read = self._loop.time()
             self._timer = self._loop.call_at(self._due(), self._on_timer)
-        return waiter
 
     def data_received(self, data: bytes) -> None:
         waiter = self._waiter

@@ -46,7 +46,7 @@ from functools import partial
 from typing import Any, NamedTuple, cast
 from urllib.parse import urljoin
 
-from loadhopper._bridge import await_
+from loadhopper._bridge import await_, current_worker, park
 from loadhopper._exceptions import (
     ConnectTimeout,
     InvalidURL,
@@ -407,13 +407,17 @@ class HttpSession(RequestVerbs, RequestWriter):
             if connection is None:
                 raw, connection = await_(self._exchange_fresh(call, timeouts, None))
             else:
+                # The worker itself waits for the response: the connection's callback resumes
+                # it directly, with no Future and no Task step (see `_bridge`, "Parking").
                 try:
-                    waiter = connection.send(call.wire, call.head, timeouts[1], self._max_body)
+                    connection.send_to(
+                        current_worker(), call.wire, call.head, timeouts[1], self._max_body
+                    )
                 except RequestError:  # never written: safe to send again, whatever the method
                     raw, connection = await_(self._exchange_fresh(call, timeouts, None))
                 else:
                     try:
-                        raw = await_(waiter)
+                        raw = park()
                     except RequestError as exc:
                         pool.discard(connection)
                         if not _retriable(call.method, connection, exc):

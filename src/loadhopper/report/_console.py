@@ -13,6 +13,9 @@ with two deliberate differences, both from reference/locust.md §5:
 Both tables say when the load generator's event loop was blocked (a stall: blocking code in
 a task), because the latencies measured meanwhile include the stall: the periodic table
 adds a line for the stalls of its period, the final summary a "Generator health" section.
+They also say when the generator itself was the bottleneck: above 90 % CPU, or its loop late
+by more than 10 ms (`stats/_health.py`), with a line under the periodic table for the windows
+of its period and the counts, peaks and bounds in the summary's section.
 
 Under an open model (an arrival rate) both tables add an "Arrivals" line (iterations due,
 started late and dropped: per second and counted) and, when the generator fell behind, a
@@ -160,7 +163,35 @@ def format_stats_table(
         stall = _stall_line(snapshot, stall_period)
         if stall:
             lines.append(stall)
+        busy = _busy_line(snapshot, stall_period)
+        if busy:
+            lines.append(busy)
     return "\n".join(lines)
+
+
+def _busy_line(snapshot: StatsSnapshot, period: float) -> str:
+    since = snapshot.end_time - period
+    health = snapshot.health
+    recent = [p for p in snapshot.timeline if p.time > since and p.cpu_percent is not None]
+    hot = [p.cpu_percent for p in recent if (p.cpu_percent or 0.0) > health.cpu_bound_percent]
+    late = [p.loop_lag_ms for p in recent if (p.loop_lag_ms or 0.0) > health.lag_bound_ms]
+    if not hot and not late:
+        return ""
+    causes = []
+    if hot:
+        causes.append(
+            f"above {health.cpu_bound_percent:g} % CPU in {len(hot)} s (up to "
+            f"{max(c or 0.0 for c in hot):.0f} %)"
+        )
+    if late:
+        causes.append(
+            f"its event loop more than {health.lag_bound_ms:g} ms late in {len(late)} s (up "
+            f"to {max(lag or 0.0 for lag in late):.0f} ms)"
+        )
+    return (
+        f"The generator was the bottleneck in the last {period:g} s: {' and '.join(causes)}; "
+        "latencies then include its own delay (add --processes or reduce users)."
+    )
 
 
 def _counts(totals: ArrivalTotals, seconds: float) -> str:
@@ -271,18 +302,55 @@ def format_exceptions(snapshot: StatsSnapshot) -> str:
     return _counted_table("Exceptions", "Exception", entries)
 
 
+def _busy_lines(snapshot: StatsSnapshot) -> list[str]:
+    # The generator's CPU and loop lag over the run: said only when a window was above a
+    # bound, since a healthy run's numbers need no comment.
+    h = snapshot.health
+    if not (h.hot_windows or h.lagging_windows):
+        return []
+    lines = []
+    if h.hot_windows:
+        lines.append(
+            f"The generator was above {h.cpu_bound_percent:g} % CPU in {h.hot_windows} of "
+            f"{h.measured_windows} one-second windows ({h.hot_seconds:.0f} s, peak "
+            f"{h.cpu_peak_percent or 0.0:.0f} % of a core): the latencies measured then include "
+            "its own queueing; add --processes or reduce users."
+        )
+    if h.lagging_windows:
+        lines.append(
+            f"Its event loop ran more than {h.lag_bound_ms:g} ms late in {h.lagging_windows} of "
+            f"{h.measured_windows} one-second windows (up to {h.lag_max_ms or 0.0:.0f} ms; "
+            f"mean {h.lag_mean_ms or 0.0:.1f} ms over the run): the latencies measured then are "
+            "inflated by up to that."
+        )
+    shown = h.flagged[:_MAX_BUSY_WINDOWS]
+    lines.append(f"{'At (s)':>8} {'CPU (%)':>8} {'lag (ms)':>9}")
+    for w in shown:
+        lines.append(
+            f"{w.time - snapshot.start_time:>8.0f} {w.cpu_percent:>8.0f} {w.loop_lag_ms:>9.1f}"
+        )
+    if len(h.flagged) > len(shown):
+        lines.append(f"(the first {len(shown)} such windows; the JSON summary lists more)")
+    return lines
+
+
+_MAX_BUSY_WINDOWS = 10  # windows listed one by one in the console's health section
+
+
 def format_health(snapshot: StatsSnapshot) -> str:
-    """Format the "Generator health" section: the event loop's stalls, by call site.
+    """Format the "Generator health" section: the generator's CPU and loop lag, the stalls.
 
     Returns:
-        The section, or an empty string when the loop never stalled.
+        The section, or an empty string when the generator was never hot, late or stalled.
     """
     health = snapshot.health
+    busy = _busy_lines(snapshot)
     if not health.stall_sites:
-        return ""
+        return "\n".join(["Generator health", *busy]) if busy else ""
     count, windows = health.stall_count, health.stalled_windows
     lines = [
         "Generator health",
+        *busy,
         f"The event loop stalled {count} {'time' if count == 1 else 'times'} for "
         f"{health.stalled_ms / 1000:.2f} s in total, in {windows} one-second "
         f"{'window' if windows == 1 else 'windows'}: the latencies measured in "

@@ -33,6 +33,8 @@ from loadhopper.report._files import replace_file
 from loadhopper.report._format import format_ms, format_rate, percentile_label, truncate_middle
 from loadhopper.report._run_info import RunInfo
 from loadhopper.stats import (
+    CPU_BOUND_PERCENT,
+    LAG_BOUND_MS,
     ExceptionSnapshot,
     FailureSnapshot,
     RowSnapshot,
@@ -379,13 +381,14 @@ def _exceptions_section(snapshot: StatsSnapshot) -> str:
 
 
 def _health_section(snapshot: StatsSnapshot) -> str:
-    # "Generator health": what the load generator itself did to the numbers. Today the
-    # event loop's stalls; the generator's CPU and loop lag per second will join them.
+    # "Generator health": what the load generator itself did to the numbers: its CPU and
+    # its loop's lag per second, and the event loop's stalls.
     health = snapshot.health
+    busy = _busy_paragraphs(snapshot)
     if not health.stall_sites:
         return (
-            '<section id="health"><h2>Generator health</h2><p class="note">The event loop '
-            "was never blocked past the stall threshold: no latency includes a stall.</p>"
+            f'<section id="health"><h2>Generator health</h2>{busy}<p class="note">The event '
+            "loop was never blocked past the stall threshold: no latency includes a stall.</p>"
             "</section>"
         )
     count, windows = health.stall_count, health.stalled_windows
@@ -408,9 +411,48 @@ def _health_section(snapshot: StatsSnapshot) -> str:
         f"<th>{h}</th>" for h in ("Where", "Function", "# Stalls", "Total (ms)", "Longest (ms)")
     )
     return (
-        f'<section id="health"><h2>Generator health</h2><p class="stall">{_esc(words)}</p>'
+        f'<section id="health"><h2>Generator health</h2>{busy}<p class="stall">{_esc(words)}</p>'
         f'<div class="scroll"><table class="num"><thead><tr>{head}</tr></thead>'
         f"<tbody>{rows}</tbody></table></div></section>"
+    )
+
+
+def _busy_paragraphs(snapshot: StatsSnapshot) -> str:
+    # The CPU and lag in words, one paragraph each; a warning when a window was above a bound.
+    h = snapshot.health
+    if not h.measured:
+        return (
+            '<p class="note">The generator\'s CPU and event-loop lag were not measured '
+            "(a run on a fake clock).</p>"
+        )
+    cpu = (
+        f"The generator's CPU peaked at {h.cpu_peak_percent or 0.0:.0f} % of a core (mean "
+        f"{h.cpu_mean_percent or 0.0:.0f} %)"
+    )
+    lag = (
+        f"Its event loop ran up to {h.lag_max_ms or 0.0:.1f} ms late (mean "
+        f"{h.lag_mean_ms or 0.0:.2f} ms)"
+    )
+    if h.hot_windows:
+        cpu += (
+            f"; it was above {h.cpu_bound_percent:g} % in {h.hot_windows} of "
+            f"{h.measured_windows} one-second windows ({h.hot_seconds:.0f} s): the latencies "
+            "measured then include its own queueing. Add --processes or reduce users."
+        )
+    else:
+        cpu += f", never above {h.cpu_bound_percent:g} %."
+    if h.lagging_windows:
+        lag += (
+            f"; more than {h.lag_bound_ms:g} ms in {h.lagging_windows} of {h.measured_windows} "
+            "one-second windows: the latencies measured then are inflated by up to that."
+        )
+    else:
+        lag += f", never more than {h.lag_bound_ms:g} ms."
+    shaded = " Those windows are shaded purple on the charts." if h.flagged else ""
+    return (
+        f'<p class="{"stall" if h.hot_windows else "note"}" id="health-cpu">{_esc(cpu)}</p>'
+        f'<p class="{"stall" if h.lagging_windows else "note"}" id="health-lag">'
+        f"{_esc(lag)}{_esc(shaded)}</p>"
     )
 
 
@@ -662,6 +704,10 @@ def _timeline_payload(start: float, points: Sequence[TimelinePoint]) -> dict[str
         "users": [p.user_count for p in points],
         "stalled_ms": [_compact(p.stalled_ms, 0) for p in points],
     }
+    if any(p.cpu_percent is not None for p in points):
+        payload["cpu_percent"] = [_compact(p.cpu_percent, 0) for p in points]
+        payload["loop_lag_ms"] = [_compact(p.loop_lag_ms, 1) for p in points]
+        payload["health_bounds"] = {"cpu": CPU_BOUND_PERCENT, "lag": LAG_BOUND_MS}
     # Only what the run had: a closed-model run's page carries no empty series.
     if any(p.due or p.late or p.dropped for p in points):
         payload["due"] = [p.due for p in points]

@@ -25,8 +25,16 @@ are milliseconds over successful requests, `null` when there was none; rates are
         "loop_stalls": {"count", "total_ms", "stalled_windows",
                         "sites": [{"file", "line", "function", "location", "count",
                                    "total_ms", "longest_ms"}]},   most blocked time first
-        "windows": [{"time", "stalled_ms", "stall_site"}]          only the stalled windows
-      },
+        "windows": [{"time", "stalled_ms", "stall_site"}],         only the stalled windows
+        "cpu": {"bound_percent", "peak_percent",        the generator's CPU per
+                "mean_percent", "hot_windows", "hot_seconds",       second (% of one core,
+                "windows": [{"time", "cpu_percent"}]},              the worst process's);
+                                                                    windows above the bound
+        "loop_lag": {"bound_ms", "max_ms", "mean_ms",   how late its event loop
+                     "lagging_windows",                             ran, per second
+                     "windows": [{"time", "lag_ms"}]}               windows above the bound
+      },                                                 (cpu, loop_lag: absent when not
+                                                          measured: a fake clock)
       "workers": [{"name", "index", "client_id", "host", "pid", "state", "user_count",
                    "cpu_percent", "lost_cause"}]     a distributed run's workers, by index
                                                      (absent in a one-process run); state
@@ -226,10 +234,9 @@ def _worker(info: WorkerInfo) -> dict[str, Any]:
 
 
 def _health(snapshot: StatsSnapshot) -> dict[str, Any]:
-    # A section of its own, so that later measures of the generator (its CPU, the loop's
-    # lag per second) join it beside the stalls.
+    # A section of its own: the stalls, the generator's CPU and its loop's lag.
     health = snapshot.health
-    return {
+    section: dict[str, Any] = {
         "loop_stalls": {
             "count": health.stall_count,
             "total_ms": health.stalled_ms,
@@ -253,6 +260,35 @@ def _health(snapshot: StatsSnapshot) -> dict[str, Any]:
             if p.stalled_ms > 0
         ],
     }
+    if health.measured:
+        section["cpu"] = {
+            "bound_percent": health.cpu_bound_percent,
+            "peak_percent": _round(health.cpu_peak_percent),
+            "mean_percent": _round(health.cpu_mean_percent),
+            "hot_windows": health.hot_windows,
+            "hot_seconds": round(health.hot_seconds, 3),
+            "windows": [
+                {"time": w.time, "cpu_percent": round(w.cpu_percent, 1)}
+                for w in health.flagged
+                if w.hot
+            ],
+        }
+        section["loop_lag"] = {
+            "bound_ms": health.lag_bound_ms,
+            "max_ms": _round(health.lag_max_ms),
+            "mean_ms": _round(health.lag_mean_ms, 2),
+            "lagging_windows": health.lagging_windows,
+            "windows": [
+                {"time": w.time, "lag_ms": round(w.loop_lag_ms, 1)}
+                for w in health.flagged
+                if w.lagging
+            ],
+        }
+    return section
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def format_json(

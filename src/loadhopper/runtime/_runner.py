@@ -7,7 +7,10 @@ in it. The runner itself only sequences; each concern is a seam of its own:
   the stop timeout and the one-second windows all wait on it, so tests run on a fake one;
 - the `UserPool` (`_user_pool.py`) starts, stops and counts the users (one task each);
 - the `LoadModel` (`_load_model.py`) says what to run: the `-u/-r` ramp or a LoadTestShape
-  today, an arrival rate later; the runner follows its commands without knowing which it is.
+  today, an arrival rate later; the runner follows its commands without knowing which it is;
+- the `GcGuard` (`_gc_guard.py`) keeps the cyclic collector off what the test has built: the
+  ramp starts users in slices and freezes each slice, so no full collection holds the loop
+  while thousands of users start.
 
 Background tasks are held in two `_Background` sets, by when they must end: the *drivers*,
 which change the load (the model's commands, the ramp that starts or stops users at the
@@ -48,6 +51,7 @@ from loadhopper._exceptions import LoadhopperError
 from loadhopper.runtime._arrival import ArrivalModel
 from loadhopper.runtime._clock import REAL_CLOCK, Clock, RealClock
 from loadhopper.runtime._dispatch import spawn_schedule
+from loadhopper.runtime._gc_guard import GcGuard
 from loadhopper.runtime._gevent._hub import GreenletScope, block, running_loop
 from loadhopper.runtime._iterations import IterationDispatcher
 from loadhopper.runtime._library import current_hub, library_hub, waiting_hub
@@ -63,7 +67,7 @@ from loadhopper.runtime._runner_greenlet import RunnerGreenlet
 from loadhopper.runtime._sleep_patch import sleep_patch
 from loadhopper.runtime._stall_watch import StallWatch
 from loadhopper.runtime._state import RunnerState
-from loadhopper.runtime._usage import UsageMonitor
+from loadhopper.runtime._usage import HealthMonitor, UsageMonitor
 from loadhopper.runtime._user_pool import UserPool
 from loadhopper.stats import StatsCollector, TimelinePoint
 from loadhopper.user import TaskSet, User
@@ -78,6 +82,11 @@ logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 1.0
 """The stats window: Locust's per-second rates and timeline points."""
+
+RAMP_SLICE_USERS = 20
+"""At most this many users start in one turn of the loop, however late the ramp is. At
+2,000 users a second a slice is usually one or two users; when the loop falls behind, a
+slice of 20 (a few ms of work, case 2) still leaves the loop to read responses in between."""
 
 HISTORY_POINTS = 6 * 3600
 """Points `runner.history` keeps: six hours of windows, about 2 MB (Locust's is unbounded)."""
@@ -166,6 +175,7 @@ class LocalRunner:
         self._begun: _Begun | None = None
         self._begun_task: asyncio.Task[None] | None = None
         self._spawn_waiters: list[asyncio.Future[None]] = []
+        self._gc_guard: GcGuard | None = None
 
     @property
     def stats(self) -> StatsCollector:
@@ -252,6 +262,8 @@ class LocalRunner:
             env.testing_host(host),
             sleep_patch(),
             GreenletScope(env.report_user_error) as greenlets,
+            # Entered last: the environment and the locustfile are built, so they are frozen.
+            GcGuard() as self._gc_guard,
         ):
             env.stats.reset(clock.time())
             self.state = RunnerState.SPAWNING
@@ -302,6 +314,7 @@ class LocalRunner:
                 self._ramp = None
                 self._pool = None
                 self._iterations = None
+                self._gc_guard = None
                 self.state = RunnerState.STOPPED
                 self._release_spawn_waiters()
                 env.events.test_stop.fire(environment=env)
@@ -499,13 +512,33 @@ class LocalRunner:
 
         steps: list[Callable[[], object]] = [partial(spawn, cls) for cls in to_start]
         steps += [partial(pool.stop, slot) for slot in to_stop]
+        offsets = spawn_schedule(len(steps), spawn_rate)
         clock = self.clock
+        guard = self._gc_guard
         start = clock.monotonic()
-        for offset, step in zip(spawn_schedule(len(steps), spawn_rate), steps, strict=True):
-            delay = start + offset - clock.monotonic()
+        done = 0
+        # In slices: each wake starts the users due by now, at most RAMP_SLICE_USERS, then
+        # yields, so that responses waiting on the loop are read before the next slice.
+        # A ramp that fell behind (the loop was busy) used to start every overdue user in
+        # one go and hold the loop for as long (benchmarks/README.md, case 2).
+        while done < len(steps):
+            delay = start + offsets[done] - clock.monotonic()
             if delay > 0:
                 await clock.sleep(delay)
-            step()
+            now = clock.monotonic() - start
+            end = min(len(steps), done + RAMP_SLICE_USERS)
+            first = done
+            steps[done]()  # the one this wake is for (a real timer may fire a hair early)
+            done += 1
+            while done < end and offsets[done] <= now:
+                steps[done]()
+                done += 1
+            if guard is not None and first < len(to_start):
+                guard.settle()  # what this slice built leaves the collector's scans
+            if done < len(steps) and offsets[done] <= clock.monotonic() - start:
+                await clock.sleep(0)  # behind: let the loop read before the next slice
+        if to_stop and guard is not None:
+            guard.release()  # the stopped users' cycles go back to the collector
         self.state = RunnerState.RUNNING
         self._release_spawn_waiters()
         env = self.environment
@@ -527,6 +560,14 @@ class LocalRunner:
         # time, so a run on a fake clock (tests) has none.
         watch = StallWatch(self.environment.stats) if isinstance(clock, RealClock) else None
         usage = UsageMonitor(self.environment)
+        # The generator's CPU and loop lag, measured on real time only, like the watch. A
+        # worker (it ships its windows: `window_sink`) leaves the CPU warning to its master,
+        # which names the worker: one warning per cause.
+        health = (
+            None
+            if watch is None
+            else HealthMonitor(self.environment, warn_cpu=not hasattr(self, "window_sink"))
+        )
         next_close = clock.monotonic() + WINDOW_SECONDS
         if watch is not None:
             watch.start()
@@ -535,10 +576,11 @@ class LocalRunner:
                 await clock.sleep(next_close - clock.monotonic())
                 # Advance from the schedule, not from now, so that windows do not drift.
                 next_close += WINDOW_SECONDS
-                if watch is not None:
+                if watch is not None and health is not None:
                     # A stall that just ended counts in the window it happened in, even
                     # when this timer ran before the heartbeat's.
                     watch.check()
+                    health.window(*watch.take_lag())
                 if self._iterations is not None:
                     self._iterations.flush()
                 self._close_window(self.user_count)
@@ -546,6 +588,8 @@ class LocalRunner:
         finally:
             if watch is not None:
                 watch.stop()
+            if health is not None:
+                health.finish()
 
     def _close_window(self, user_count: int) -> None:
         stats = self.environment.stats

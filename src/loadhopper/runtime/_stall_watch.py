@@ -33,6 +33,11 @@ two apart: when it wakes late itself, by more than half the threshold, while the
 used little CPU, the whole process was starved; that lateness is not reported as a stall
 (it is logged at debug level).
 
+The heartbeat also gives the loop's *lag* (`take_lag`): how late each beat fired, the
+largest and the mean over the beats since the last take, which the runner records once a
+window into the stats (`StatsCollector.record_health`). It costs one subtraction and two
+adds per beat.
+
 The watch only exists while a test runs (the runner's stats window starts and stops it);
 `import loadhopper` starts nothing. It runs on real time only: a run on a `FakeClock`
 (tests) has none.
@@ -180,6 +185,10 @@ class StallWatch:
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sites: dict[CallSite, _SiteTally] = {}  # loop side only
+        # The lag since the last `take_lag` (loop side only): seconds.
+        self._lag_max = 0.0
+        self._lag_sum = 0.0
+        self._lag_beats = 0
 
     # ---- the loop side -------------------------------------------------------------------
 
@@ -235,6 +244,10 @@ class StallWatch:
             self._due = now + BEAT_SECONDS
             samples, self._samples = self._samples, {}
             starved, self._starved = self._starved, False
+        if late > 0.0:  # `check()` from the window may run before the beat was due
+            self._lag_sum += late
+            self._lag_max = max(self._lag_max, late)
+        self._lag_beats += 1
         if late <= self._threshold:
             return
         if starved:
@@ -242,6 +255,16 @@ class StallWatch:
             return
         site = max(samples, key=samples.__getitem__) if samples else UNKNOWN_SITE
         self._stalled(site, late)
+
+    def take_lag(self) -> tuple[float, float]:
+        """The loop's lag since the last take, in ms: the latest beat's, and the mean."""
+        beats = self._lag_beats
+        lag_max = self._lag_max * 1e3
+        # min(): a mean of equal lags may round a hair above them.
+        taken = (lag_max, min(self._lag_sum * 1e3 / beats, lag_max) if beats else 0.0)
+        self._lag_max = self._lag_sum = 0.0
+        self._lag_beats = 0
+        return taken
 
     def _stalled(self, site: CallSite, seconds: float) -> None:
         self._stats.record_stall(site.file, site.line, site.function, seconds * 1e3)

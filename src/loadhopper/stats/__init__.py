@@ -10,6 +10,7 @@ from loadhopper.stats._collector import DEFAULT_PERCENTILES, StatsCollector
 from loadhopper.stats._delta import (
     ExceptionDelta,
     FailureDelta,
+    HealthDelta,
     RowDelta,
     StallDelta,
     WindowDelta,
@@ -17,6 +18,7 @@ from loadhopper.stats._delta import (
 from loadhopper.stats._entry_view import EntryView
 from loadhopper.stats._errors import normalise_error
 from loadhopper.stats._exceptions_log import capped_message
+from loadhopper.stats._health import CPU_BOUND_PERCENT, LAG_BOUND_MS
 from loadhopper.stats._histogram import Histogram
 from loadhopper.stats._naming import template_url
 from loadhopper.stats._snapshot import (
@@ -24,6 +26,7 @@ from loadhopper.stats._snapshot import (
     ExceptionSnapshot,
     FailureSnapshot,
     GeneratorHealth,
+    HealthWindow,
     RowSnapshot,
     StallSite,
     StatsSnapshot,
@@ -38,7 +41,9 @@ from loadhopper.stats._thresholds import (
 )
 
 __all__ = [
+    "CPU_BOUND_PERCENT",
     "DEFAULT_PERCENTILES",
+    "LAG_BOUND_MS",
     "ArrivalTotals",
     "EntryView",
     "ExceptionDelta",
@@ -46,6 +51,8 @@ __all__ = [
     "FailureDelta",
     "FailureSnapshot",
     "GeneratorHealth",
+    "HealthDelta",
+    "HealthWindow",
     "Histogram",
     "Measure",
     "RowDelta",

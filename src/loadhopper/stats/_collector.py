@@ -16,9 +16,10 @@ same timeline points (deltas of one window index make one point). A collector ma
 record and merge (nothing is counted twice): its own requests reach the cumulative state
 only through its own deltas, and what it merged is never handed out again in its deltas.
 Failures and exceptions are grouped as they happen (the logs keep what each window added).
-Event-loop stalls (`record_stall`, from the runtime's stall watch) and the open model's
-iteration counts (`record_arrivals`) follow the rows' path: out in the window's delta, into
-the run's totals only when a delta is folded. A request recorded with a `lag_ms` (its
+Event-loop stalls (`record_stall`, from the runtime's stall watch), the generator's CPU and
+loop lag (`record_health`) and the open model's iteration counts (`record_arrivals`) follow
+the rows' path: out in the window's delta, into the run's totals only when a delta is
+folded. A request recorded with a `lag_ms` (its
 iteration started that late against its intended start) also counts, when successful, in
 its row's corrected histogram: latency corrected for coordinated omission.
 
@@ -43,6 +44,7 @@ from loadhopper.stats._entry import Entry
 from loadhopper.stats._entry_view import EntryView, RowSource
 from loadhopper.stats._errors import FailureLog
 from loadhopper.stats._exceptions_log import ExceptionLog
+from loadhopper.stats._health import HealthDelta
 from loadhopper.stats._histogram import Histogram
 from loadhopper.stats._snapshot import (
     ArrivalTotals,
@@ -174,6 +176,7 @@ class StatsCollector:
         self._closed_requests = 0  # folded deltas, every row
         self._closed_failures = 0
         self._window_arrivals = [0, 0, 0]  # due, late, dropped in the open window
+        self._window_health: HealthDelta | None = None
         self._arrivals = [0, 0, 0]  # folded deltas
         self.overflowed = False
 
@@ -244,6 +247,26 @@ class StatsCollector:
         """
         self._stalls.record(file, line, function, duration_ms)
 
+    def record_health(self, cpu_percent: float, lag_max_ms: float, lag_mean_ms: float) -> None:
+        """Set the open window's generator health (once a second, by the runtime).
+
+        Args:
+            cpu_percent: this process's CPU over the window, in percent of one core.
+            lag_max_ms: how late the event loop's latest heartbeat of the window fired.
+            lag_mean_ms: the mean lateness of the window's heartbeats.
+
+        Raises:
+            ValueError: a value is negative or not finite, or the mean is above the max.
+        """
+        values = (cpu_percent, lag_max_ms, lag_mean_ms)
+        if not all(0.0 <= v < math.inf for v in values) or lag_mean_ms > lag_max_ms:
+            raise ValueError(
+                f"Health values must be finite, 0 or more, with the mean lag at most the max "
+                f"(cpu_percent={cpu_percent}, lag_max_ms={lag_max_ms}, "
+                f"lag_mean_ms={lag_mean_ms})."
+            )
+        self._window_health = HealthDelta(cpu_percent, lag_max_ms, lag_mean_ms)
+
     def record_arrivals(self, due: int = 0, late: int = 0, dropped: int = 0) -> None:
         """Count the open model's iterations in the open window.
 
@@ -290,6 +313,7 @@ class StatsCollector:
         taken = [(e, row) for e in self._all_entries() if (row := e.take_window()) is not None]
         due, late, dropped = self._window_arrivals
         self._window_arrivals = [0, 0, 0]
+        health, self._window_health = self._window_health, None
         delta = WindowDelta(
             window_index=index,
             start=start,
@@ -302,6 +326,7 @@ class StatsCollector:
             due=due,
             late=late,
             dropped=dropped,
+            health=health,
         )
         # The failures and exceptions are in the logs already: only the rows fold in.
         self._fold(delta, taken)
@@ -407,9 +432,11 @@ class StatsCollector:
             exceptions=self._exceptions.snapshot(),
             timeline=self._timeline.points(),
             overflowed=self.overflowed,
-            health=GeneratorHealth(
-                stall_sites=self._stalls.snapshot(),
-                stalled_windows=self._windows.stalled_windows,
+            health=self._windows.health(
+                GeneratorHealth(
+                    stall_sites=self._stalls.snapshot(),
+                    stalled_windows=self._windows.stalled_windows,
+                )
             ),
             arrivals=self.arrival_totals(),
         )

@@ -3,13 +3,13 @@
 Theory of operation. `StatsCollector.close_window` hands out a `WindowDelta`: every row that
 saw a request in the window (its success and failure histograms and its response bytes),
 the corrected histogram of the rows under a schedule), the open model's iteration counts (due,
-late, dropped), the failure and exception groups the window added to (with how often, in that window
-only), the event-loop stalls by call site (`_stalls.py`), the user count, and the window's
-place in time. `StatsCollector.merge` folds a delta
-in. A worker process ships its deltas to the master, which merges them: since histograms
-merge bucket for bucket and every other field is a sum, a maximum or a minimum, the master
-ends up with exactly what one process fed every request would hold (DESIGN.md, "Window
-delta").
+late, dropped), the generator's own CPU and loop lag (`_health.py`), the failure and
+exception groups the window added to (with how often, in that window only), the event-loop
+stalls by call site (`_stalls.py`), the user count, and the window's place in time.
+`StatsCollector.merge` folds a delta in. A worker process ships its deltas to the master,
+which merges them: since histograms merge bucket for bucket and every other field is a sum,
+a maximum or a minimum, the master ends up with exactly what one process fed every request
+would hold (DESIGN.md, "Window delta"); the generator's health, the worst process's.
 
 `window_index` is floor(start / window length) in epoch seconds, so that deltas of several
 processes line up by index whatever their clocks' phases. One process's indexes strictly
@@ -20,12 +20,15 @@ plus its overflow rows, failure and exception groups at most their logs' caps pl
 overflow group each, every text is cut to the logs' lengths, and a histogram holds at most
 its 23 221 buckets. Nothing in it is cumulative.
 
-Wire form, version 3 (little-endian; see `_wire.py` for the field encodings; version 2
-added the stalls, version 3 the corrected histograms and the iteration counts):
+Wire form, version 4 (little-endian; see `_wire.py` for the field encodings; version 2
+added the stalls, version 3 the corrected histograms and the iteration counts, version 4
+the generator's health):
 
     b"LHWD" magic, uint version
     sint window_index, double start, double end, uint user_count
     uint due, uint late, uint dropped
+    uint has_health (0 or 1), then when 1: double cpu_percent, double lag_max_ms,
+                                double lag_mean_ms
     uint n, then n rows:        text method, text name, uint content_length,
                                 histogram successes, histogram failures,
                                 histogram corrected (empty: none)
@@ -50,6 +53,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
+from loadhopper.stats._health import HealthDelta
 from loadhopper.stats._histogram import WIRE_LAYOUT, Histogram
 from loadhopper.stats._stalls import StallDelta
 from loadhopper.stats._wire import Reader, WireError, Writer
@@ -59,13 +63,14 @@ __all__ = [
     "VERSION",
     "ExceptionDelta",
     "FailureDelta",
+    "HealthDelta",
     "RowDelta",
     "StallDelta",
     "WindowDelta",
 ]
 
 MAGIC = b"LHWD"  # "loadhopper window delta"
-VERSION = 3  # 2: stalls; 3: corrected histograms, iteration counts
+VERSION = 4  # 2: stalls; 3: corrected histograms, iteration counts; 4: health
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,7 @@ class WindowDelta:
     due: int = 0
     late: int = 0
     dropped: int = 0
+    health: HealthDelta | None = None  # the generator's CPU and loop lag; None: not measured
 
     @property
     def stalled_ms(self) -> float:
@@ -169,6 +175,13 @@ class WindowDelta:
         w.uint(self.due)
         w.uint(self.late)
         w.uint(self.dropped)
+        if self.health is None:
+            w.uint(0)
+        else:
+            w.uint(1)
+            w.double(self.health.cpu_percent)
+            w.double(self.health.lag_max_ms)
+            w.double(self.health.lag_mean_ms)
         w.uint(len(self.rows))
         for row in self.rows:
             w.text(row.method)
@@ -287,6 +300,7 @@ def _read_delta(r: Reader) -> WindowDelta:
         raise WireError("has a window start or end that is not a finite time")
     user_count = r.uint()
     due, late, dropped = r.uint(), r.uint(), r.uint()
+    health = _read_health(r)
     rows = []
     for _ in range(r.count()):
         method, name, content_length = r.text(), r.text(), r.uint()
@@ -340,4 +354,18 @@ def _read_delta(r: Reader) -> WindowDelta:
         due,
         late,
         dropped,
+        health,
     )
+
+
+def _read_health(r: Reader) -> HealthDelta | None:
+    flag = r.uint()
+    if flag == 0:
+        return None
+    if flag != 1:
+        raise WireError(f"has a health flag of {flag} (0 or 1 expected)")
+    health = HealthDelta(r.double(), r.double(), r.double())
+    values = (health.cpu_percent, health.lag_max_ms, health.lag_mean_ms)
+    if not all(0.0 <= v < math.inf for v in values) or health.lag_mean_ms > health.lag_max_ms:
+        raise WireError("has a health sample out of range (negative, infinite, or mean above max)")
+    return health

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from loadhopper.stats._health import CPU_BOUND_PERCENT, LAG_BOUND_MS
+
 __all__ = [
     "ArrivalTotals",
     "ExceptionSnapshot",
     "FailureSnapshot",
     "GeneratorHealth",
+    "HealthWindow",
     "RowSnapshot",
     "StallSite",
     "StatsSnapshot",
@@ -101,6 +104,12 @@ class TimelinePoint:
     dropped: int = 0
     corrected_p95: float | None = None  # from the intended starts (coordinated omission)
     corrected_p99: float | None = None
+    # Generator health (`stats/_health.py`): the generator's CPU over the window (percent of
+    # one core) and how late its event loop's heartbeat fired (the latest beat, and the
+    # mean), the worst process's; None when not measured (a fake clock, the last window).
+    cpu_percent: float | None = None
+    loop_lag_ms: float | None = None
+    loop_lag_mean_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,15 +130,44 @@ class StallSite:
 
 
 @dataclass(frozen=True, slots=True)
+class HealthWindow:
+    """A window in which the generator was hot (CPU) or lagging (loop), as merged."""
+
+    time: float  # the window's end
+    cpu_percent: float
+    loop_lag_ms: float  # the latest heartbeat
+    hot: bool  # CPU above `cpu_bound_percent`
+    lagging: bool  # lag above `lag_bound_ms`
+
+
+@dataclass(frozen=True, slots=True)
 class GeneratorHealth:
     """What the load generator itself did to the measurements, over the run.
 
-    Today: event-loop stalls (blocking calls in user code). A stalled window's latencies
-    include the stall, so a reader must know which windows they are.
+    Event-loop stalls (blocking calls in user code), and per window the generator's CPU and
+    loop lag (`stats/_health.py`). A stalled, hot or lagging window's latencies include the
+    generator's own delay, so a reader must know which windows they are.
     """
 
     stall_sites: tuple[StallSite, ...] = ()  # the most blocked time first
     stalled_windows: int = 0  # windows (merged by index) in which the loop was blocked
+    # CPU and lag: None (peaks) and 0 when nothing was measured (a fake clock).
+    cpu_bound_percent: float = CPU_BOUND_PERCENT
+    lag_bound_ms: float = LAG_BOUND_MS
+    cpu_peak_percent: float | None = None
+    cpu_mean_percent: float | None = None  # over the measured windows
+    hot_windows: int = 0  # windows above cpu_bound_percent
+    hot_seconds: float = 0.0  # their summed length
+    lag_max_ms: float | None = None
+    lag_mean_ms: float | None = None  # the mean of the windows' mean lags
+    lagging_windows: int = 0  # windows above lag_bound_ms
+    measured_windows: int = 0
+    flagged: tuple[HealthWindow, ...] = ()  # hot or lagging windows, the earliest, in order
+
+    @property
+    def measured(self) -> bool:
+        """Whether the generator's CPU and lag were measured at all."""
+        return self.measured_windows > 0
 
     @property
     def stall_count(self) -> int:

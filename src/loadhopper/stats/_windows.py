@@ -10,7 +10,9 @@ not N), and so do their iteration counts and corrected histograms. An index olde
 those is final. A window's event-loop stalls add up too (the
 time is summed over processes, the site named is the one of the longest stall), and
 `stalled_windows` counts the windows that had any, once each however many processes
-stalled in them.
+stalled in them. A window's generator health (CPU, loop lag: `_health.py`) is the worst
+process's, field by field; the run's health tallies (`health`) count each window once, from
+the windows that left the ring and the open ones as merged so far.
 
 Each open window's timeline point is appended to the `Timeline` when the window opens and
 replaced in place whenever a later delta changes it, so the timeline always shows every
@@ -35,8 +37,9 @@ import dataclasses
 
 from loadhopper.stats._delta import WindowDelta
 from loadhopper.stats._entry import RING_SLOTS
+from loadhopper.stats._health import MAX_FLAGGED_WINDOWS, HealthDelta
 from loadhopper.stats._histogram import Histogram
-from loadhopper.stats._snapshot import TimelinePoint
+from loadhopper.stats._snapshot import GeneratorHealth, HealthWindow, TimelinePoint
 from loadhopper.stats._timeline import Timeline
 
 __all__ = ["OpenWindows"]
@@ -58,6 +61,7 @@ class _Window:
         "duration",
         "end",
         "failures",
+        "health",
         "index",
         "late",
         "point",
@@ -85,8 +89,61 @@ class _Window:
         self.stalled_ms = 0.0
         self.stall_longest_ms = 0.0
         self.stall_site = ""
+        self.health: HealthDelta | None = None
         self.seq = -1  # its place in the timeline; -1 until the point is appended
         self.point: TimelinePoint | None = None
+
+
+class _HealthTally:
+    """The health of the windows that left the ring (final), summed."""
+
+    __slots__ = (
+        "cpu_peak",
+        "cpu_sum",
+        "flagged",
+        "hot_seconds",
+        "hot_windows",
+        "lag_max",
+        "lag_mean_sum",
+        "lagging_windows",
+        "measured",
+    )
+
+    def __init__(self) -> None:
+        self.measured = 0
+        self.cpu_peak = 0.0
+        self.cpu_sum = 0.0
+        self.hot_windows = 0
+        self.hot_seconds = 0.0
+        self.lag_max = 0.0
+        self.lag_mean_sum = 0.0
+        self.lagging_windows = 0
+        self.flagged: list[HealthWindow] = []
+
+    def add(self, window: _Window) -> None:
+        h = window.health
+        if h is None:
+            return
+        self.measured += 1
+        self.cpu_peak = max(self.cpu_peak, h.cpu_percent)
+        self.cpu_sum += h.cpu_percent
+        self.lag_max = max(self.lag_max, h.lag_max_ms)
+        self.lag_mean_sum += h.lag_mean_ms
+        hot, lagging = h.hot, h.lagging
+        if hot:
+            self.hot_windows += 1
+            self.hot_seconds += window.duration
+        if lagging:
+            self.lagging_windows += 1
+        if (hot or lagging) and len(self.flagged) < MAX_FLAGGED_WINDOWS:
+            self.flagged.append(HealthWindow(window.end, h.cpu_percent, h.lag_max_ms, hot, lagging))
+
+    def copy(self) -> _HealthTally:
+        other = _HealthTally()
+        for name in _HealthTally.__slots__:
+            setattr(other, name, getattr(self, name))
+        other.flagged = list(self.flagged)
+        return other
 
 
 class OpenWindows:
@@ -94,6 +151,7 @@ class OpenWindows:
 
     __slots__ = (
         "_closed_failures",
+        "_closed_health",
         "_closed_requests",
         "_open",
         "_stalled_windows",
@@ -106,6 +164,27 @@ class OpenWindows:
         self._closed_requests = 0  # requests of the windows that left
         self._closed_failures = 0
         self._stalled_windows = 0
+        self._closed_health = _HealthTally()
+
+    def health(self, stalls: GeneratorHealth) -> GeneratorHealth:
+        """`stalls` (the stall part) completed with the CPU and lag of every window so far."""
+        tally = self._closed_health.copy()
+        for w in self._open.values():
+            tally.add(w)
+        if not tally.measured:
+            return stalls
+        return dataclasses.replace(
+            stalls,
+            cpu_peak_percent=tally.cpu_peak,
+            cpu_mean_percent=tally.cpu_sum / tally.measured,
+            hot_windows=tally.hot_windows,
+            hot_seconds=tally.hot_seconds,
+            lag_max_ms=tally.lag_max,
+            lag_mean_ms=tally.lag_mean_sum / tally.measured,
+            lagging_windows=tally.lagging_windows,
+            measured_windows=tally.measured,
+            flagged=tuple(tally.flagged),
+        )
 
     @property
     def stalled_windows(self) -> int:
@@ -153,6 +232,10 @@ class OpenWindows:
                 window.corrected.merge(corrected)
         if delta.stalls:
             self._fold_stalls(window, delta)
+        if delta.health is not None and own:
+            # A late delta's sample describes another second than the window it joins.
+            h = window.health
+            window.health = delta.health if h is None else h.worst(delta.health)
         if window.successes.count:
             window.successes.merge(successes)
         else:
@@ -189,6 +272,7 @@ class OpenWindows:
             del self._open[oldest.index]
             self._closed_requests += oldest.requests
             self._closed_failures += oldest.failures
+            self._closed_health.add(oldest)
             freed.append(oldest.index % RING_SLOTS)
         return freed
 
@@ -239,6 +323,9 @@ class OpenWindows:
             dropped=w.dropped,
             corrected_p95=corrected_p95,
             corrected_p99=corrected_p99,
+            cpu_percent=None if w.health is None else w.health.cpu_percent,
+            loop_lag_ms=None if w.health is None else w.health.lag_max_ms,
+            loop_lag_mean_ms=None if w.health is None else w.health.lag_mean_ms,
         )
 
     def point(self, index: int) -> TimelinePoint:
@@ -271,3 +358,4 @@ class OpenWindows:
         self._closed_requests = 0
         self._closed_failures = 0
         self._stalled_windows = 0
+        self._closed_health = _HealthTally()

@@ -13,6 +13,15 @@ runs depends on its kind:
   pool for its duration, and the loop coroutine serves its `await_` calls (inlined here,
   as the per-request hot path: one greenlet switch pair per task, no extra coroutine).
 
+Tasks in a row. An HTTP request parks its worker, and the connection's callback resumes it
+directly (`_bridge`, "Parking"), so the loop coroutine does not run between the request and
+the end of the task. When the next task could follow at once (a built-in wait of zero, no
+schedule, nothing queued, the user not stopping, and the task is synchronous code that did
+park), the worker goes on to it by itself (`_run_tasks`): consecutive tasks cost two
+greenlet switches per request and no Future, Task step or pass through this loop. Anything
+else (a wait to sleep, another kind of task, an exception) hands back to the loop, which
+goes on exactly as if it had run those tasks itself.
+
 `StopUser`, `StopTest` and cancellation unwind every level, each running its `on_stop`.
 Any other exception in a task is reported through the environment and the loop goes on
 after a wait, as Locust does with `catch_exceptions=True`.
@@ -37,9 +46,19 @@ import inspect
 import itertools
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, cast
 
-from loadhopper._bridge import await_, call_in_worker, worker_pool
+import greenlet
+
+from loadhopper._bridge import (
+    PARKED,
+    Worker,
+    await_,
+    await_park,
+    call_in_worker,
+    cancel_parked,
+    worker_pool,
+)
 from loadhopper._exceptions import (
     InterruptTaskSet,
     LocustError,
@@ -312,6 +331,11 @@ class TaskSet:
         paced_start: float | None = None
         wait_next = arrivals is not None and self is user._taskset_instance
         did_io = False
+        # Whether the worker may run the following tasks by itself (see "Tasks in a row").
+        in_row = cell is None and not custom_execute and not wait_in_worker
+        pending_wait: float | None = None  # a wait the worker already drew
+        picked: Task | None = None  # a task the worker already picked
+        cancelled: BaseException | None = None
         while True:
             try:
                 if wait_next:
@@ -338,7 +362,9 @@ class TaskSet:
                             raise StopUser()
                         cell.lag_ms = max(0.0, arrivals.now() - intended) * 1000.0
                     else:
-                        if wait_in_worker:
+                        if pending_wait is not None:
+                            seconds, pending_wait = pending_wait, None
+                        elif wait_in_worker:
                             seconds = await call_user_code_async(user, self.wait_time)
                         else:
                             seconds = self.wait_time()
@@ -366,7 +392,14 @@ class TaskSet:
                     cell.lag_ms = max(0.0, late) * 1000.0
                     paced_start = now
                 queue = self._task_queue
-                if queue:
+                if picked is not None:
+                    task, picked = picked, None
+                    try:
+                        kind = _KINDS[task]
+                        args = target_args
+                    except (KeyError, TypeError):
+                        kind, args = self._plan(task, cache=True)
+                elif queue:
                     task = queue.pop(0)
                     kind, args = self._plan(task, cache=False)
                 else:
@@ -383,9 +416,23 @@ class TaskSet:
                 if kind is _Kind.SYNC:
                     worker = pool.acquire(user._context)
                     try:
-                        value = worker.start(task, args)
+                        if in_row:
+                            value = worker.start(_run_tasks, (self, task, args, target_args))
+                        else:
+                            value = worker.start(task, args)
                         while worker.busy:
                             did_io = True
+                            if value is PARKED:  # a callback resumes it; we hear when it is done
+                                try:
+                                    value = await await_park(worker)
+                                except GeneratorExit:
+                                    worker.parked = False  # no callback may resume it now
+                                    raise
+                                except BaseException as exc:
+                                    value = cancel_parked(worker, exc)
+                                    if not worker.busy:
+                                        cancelled = exc  # raised once the worker is back
+                                continue
                             try:
                                 result = await value
                             except GeneratorExit:
@@ -406,6 +453,12 @@ class TaskSet:
                         result = pool.finish(worker)  # raises what the task raised
                     finally:
                         del worker
+                    if cancelled is not None:
+                        stopped, cancelled = cancelled, None
+                        raise stopped
+                    if in_row and result is not None:
+                        # The worker handed back early (see `_run_tasks`).
+                        result, pending_wait, picked = result
                     if result is not None and inspect.isawaitable(result):
                         await result
                 elif kind is _Kind.ASYNC:
@@ -446,6 +499,48 @@ class TaskSet:
             raise
         except Exception as exc:
             self.user.environment.report_user_error(self.user, exc)
+
+
+def _run_tasks(
+    taskset: TaskSet, task: Task, args: tuple[Any, ...], target_args: tuple[Any, ...]
+) -> tuple[Any, float | None, Task | None] | None:
+    """Run `task(*args)` in the worker, then the tasks after it while they can follow at once.
+
+    See "Tasks in a row" in the module docstring. Returns None when the loop goes on as
+    after any task, else what it must know: the last task's return value, a wait already
+    drawn, and a task already picked. An exception ends the run and reaches the loop as the
+    last task's own. A task that did not park did no I/O here, or did it through `await_`,
+    which the loop saw: either way the loop's own rule for a zero wait applies, so the run
+    ends.
+    """
+    user = taskset.user
+    while True:
+        parks = _parks()
+        result = task(*args)
+        if result is not None:
+            return (result, None, None)
+        if _parks() == parks:
+            return None
+        if user._state is not UserState.RUNNING or taskset._task_queue:
+            return None
+        user._state = UserState.WAITING  # as the loop does while it draws a wait
+        seconds = taskset.wait_time()
+        user._state = UserState.RUNNING
+        if seconds > 0:
+            return (None, seconds, None)
+        task = taskset.get_next_task()
+        try:
+            kind = _KINDS[task]
+        except (KeyError, TypeError):
+            kind = None
+        if kind is not _Kind.SYNC:
+            return (None, seconds, task)
+        args = target_args
+
+
+def _parks() -> int:
+    """How many times the calling worker has parked (it did I/O if the count moved)."""
+    return cast(Worker, greenlet.getcurrent()).parks
 
 
 # The modules whose wait functions are loadhopper's own (between, constant, poisson, ...):

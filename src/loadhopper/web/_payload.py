@@ -19,6 +19,7 @@ __all__ = [
     "POINT_FIELDS",
     "arrivals_dict",
     "full_payload",
+    "health_dict",
     "point_row",
     "status_dict",
     "thresholds_list",
@@ -31,6 +32,8 @@ POINT_FIELDS = (
     "time", "users", "rps", "fail_per_sec", "p50", "p95", "p99", "avg", "stalled_ms",
     # the open model, and latency from each iteration's intended start (coordinated omission)
     "due", "late", "dropped", "corrected_p95", "corrected_p99",
+    # the generator's own CPU (% of one core) and event-loop lag (ms); null when not measured
+    "cpu_percent", "loop_lag_ms", "loop_lag_mean_ms",
 )  # fmt: skip
 # Enough to read in a table; the CSV and JSON downloads hold every group.
 MAX_FAILURES = 500
@@ -40,6 +43,7 @@ MAX_STALL_SITES = 20
 # the current rates.
 RECENT_STALL_SECONDS = 10.0
 RECENT_ARRIVAL_SECONDS = 10.0
+RECENT_HEALTH_SECONDS = 10.0
 
 
 def status_dict(status: ControllerStatus, snapshot: StatsSnapshot) -> dict[str, Any]:
@@ -155,7 +159,7 @@ def arrivals_dict(snapshot: StatsSnapshot) -> dict[str, Any]:
 
 
 def health_dict(snapshot: StatsSnapshot) -> dict[str, Any]:
-    """Generator health: the event loop's stalls, recent (for the banner) and over the run."""
+    """Generator health: stalls, CPU and loop lag, recent (for the banners) and over the run."""
     health = snapshot.health
     since = snapshot.end_time - RECENT_STALL_SECONDS
     recent = [p for p in snapshot.timeline if p.stalled_ms > 0 and p.time > since]
@@ -176,6 +180,58 @@ def health_dict(snapshot: StatsSnapshot) -> dict[str, Any]:
             }
             for site in health.stall_sites[:MAX_STALL_SITES]
         ],
+        # `GeneratorHealth`'s names; peaks and means are null when nothing was measured.
+        "measured": health.measured,
+        "cpu_bound_percent": health.cpu_bound_percent,
+        "lag_bound_ms": health.lag_bound_ms,
+        "cpu_peak_percent": health.cpu_peak_percent,
+        "cpu_mean_percent": health.cpu_mean_percent,
+        "hot_windows": health.hot_windows,
+        "hot_seconds": health.hot_seconds,
+        "lag_max_ms": health.lag_max_ms,
+        "lag_mean_ms": health.lag_mean_ms,
+        "lagging_windows": health.lagging_windows,
+        "measured_windows": health.measured_windows,
+        **_recent_busy(snapshot),
+    }
+
+
+def _recent_busy(snapshot: StatsSnapshot) -> dict[str, Any]:
+    # The header's latest CPU and lag, and the banner's: the measured windows that ended in
+    # the last RECENT_HEALTH_SECONDS, read from the timeline's end (an hour of points is
+    # long; these are the last ten), each counted for its own length.
+    timeline, health = snapshot.timeline, snapshot.health
+    since = snapshot.end_time - RECENT_HEALTH_SECONDS
+    latest: TimelinePoint | None = None
+    cpu_peak: float | None = None
+    lag_peak: float | None = None
+    hot = lagging = 0.0
+    for i in range(len(timeline) - 1, -1, -1):
+        point = timeline[i]
+        if point.time <= since:
+            break
+        if point.cpu_percent is None or point.loop_lag_ms is None:
+            continue
+        if latest is None:
+            latest = point
+        start = timeline[i - 1].time if i else snapshot.start_time
+        length = max(0.0, point.time - start)
+        cpu_peak = max(cpu_peak or 0.0, point.cpu_percent)
+        lag_peak = max(lag_peak or 0.0, point.loop_lag_ms)
+        if point.cpu_percent > health.cpu_bound_percent:
+            hot += length
+        if point.loop_lag_ms > health.lag_bound_ms:
+            lagging += length
+    if latest is None and health.measured:  # the header keeps the last measured window
+        latest = next((p for p in reversed(timeline) if p.cpu_percent is not None), None)
+    return {
+        "current_cpu_percent": None if latest is None else latest.cpu_percent,
+        "current_lag_ms": None if latest is None else latest.loop_lag_ms,
+        "recent_health_seconds": RECENT_HEALTH_SECONDS,
+        "recent_cpu_peak_percent": cpu_peak,
+        "recent_lag_max_ms": lag_peak,
+        "recent_hot_seconds": hot,
+        "recent_lagging_seconds": lagging,
     }
 
 
@@ -196,6 +252,9 @@ def point_row(point: TimelinePoint) -> list[float | int | None]:
         point.dropped,
         point.corrected_p95,
         point.corrected_p99,
+        point.cpu_percent,
+        point.loop_lag_ms,
+        point.loop_lag_mean_ms,
     ]
 
 

@@ -14,7 +14,8 @@
     stats: null,
     fields: [],
     chartsReady: false,
-    stallBands: [],  // shaded seconds in which the event loop stalled (the newest MAX_BANDS)
+    bands: [],  // shaded seconds: stalled, hot or lagging (the newest MAX_BANDS)
+    bounds: { cpu: 90, lag: 10 },  // hot and lagging windows are above these (stats.health)
     points: [],  // the chart points drawn (the newest MAX_POINTS), to redraw with new series
     present: {},  // optional series the points have: "corrected", "arrivals"
     lastPointTime: null,
@@ -502,20 +503,27 @@
     }));
   }
 
-  // One shaded band per stalled second, from the point before it to its own point.
-  const MAX_BANDS = 600;  // each is a plotly shape: enough for ten stalled minutes
+  // One shaded band per flagged second, from the point before it to its own point: orange
+  // where the event loop stalled (a blocking call), red where the generator was hot (CPU)
+  // or its loop lagging, without a stall to name; the latencies of both include its delay.
+  const MAX_BANDS = 600;  // each is a plotly shape: enough for ten flagged minutes
 
-  function stallBands(points, previous) {
+  function flagBands(points, previous) {
     const bands = [];
-    const index = ui.fields.indexOf("stalled_ms");
+    const [stalled, cpu, lag] = ["stalled_ms", "cpu_percent", "loop_lag_ms"]
+      .map((field) => ui.fields.indexOf(field));
     let before = previous;
     points.forEach((point) => {
-      if (index >= 0 && point[index] > 0) {
+      const stall = stalled >= 0 && point[stalled] > 0;
+      const busy = (cpu >= 0 && point[cpu] !== null && point[cpu] > ui.bounds.cpu) ||
+        (lag >= 0 && point[lag] !== null && point[lag] > ui.bounds.lag);
+      if (stall || busy) {
         const x0 = before === null ? point[0] - 1 : before;
         bands.push({
           type: "rect", xref: "x", yref: "paper", x0: new Date(x0 * 1000),
-          x1: new Date(point[0] * 1000), y0: 0, y1: 1, fillcolor: "#f0a020", opacity: 0.25,
-          line: { width: 0 }, name: "stall",
+          x1: new Date(point[0] * 1000), y0: 0, y1: 1,
+          fillcolor: stall ? "#f0a020" : "#dc2626", opacity: stall ? 0.25 : 0.15,
+          line: { width: 0 }, name: stall ? "stall" : "busy",
         });
       }
       before = point[0];
@@ -526,7 +534,7 @@
   function drawCharts(points, starts) {
     ui.points = points.slice(-MAX_POINTS);
     ui.present = present(points, {});
-    ui.stallBands = stallBands(points, null).slice(-MAX_BANDS);
+    ui.bands = flagBands(points, null).slice(-MAX_BANDS);
     ui.lastPointTime = points.length ? points[points.length - 1][0] : null;
     const x = times(points);
     CHARTS.forEach((chart) => {
@@ -549,7 +557,7 @@
         xaxis: { type: "date" },
         yaxis: { title: { text: chart.unit }, rangemode: "tozero" },
         legend: { orientation: "h", y: -0.2 },
-        shapes: marks(starts).concat(ui.stallBands),
+        shapes: marks(starts).concat(ui.bands),
         barmode: "stack",
       };
       Plotly.newPlot(chart.id, data, layout, { responsive: true, displaylogo: false });
@@ -566,9 +574,9 @@
       return;
     }
     ui.points = all;
-    const bands = stallBands(points, ui.lastPointTime);
+    const bands = flagBands(points, ui.lastPointTime);
     ui.lastPointTime = points[points.length - 1][0];
-    ui.stallBands = ui.stallBands.concat(bands).slice(-MAX_BANDS);
+    ui.bands = ui.bands.concat(bands).slice(-MAX_BANDS);
     const x = times(points);
     CHARTS.forEach((chart) => {
       const shown = traces(chart);
@@ -579,8 +587,8 @@
       };
       Plotly.extendTraces(chart.id, update, shown.map((_, i) => i), MAX_POINTS);
       const element = $(chart.id);
-      if (bands.length || element.layout.shapes.length !== starts.length + ui.stallBands.length) {
-        Plotly.relayout(chart.id, { shapes: marks(starts).concat(ui.stallBands) });
+      if (bands.length || element.layout.shapes.length !== starts.length + ui.bands.length) {
+        Plotly.relayout(chart.id, { shapes: marks(starts).concat(ui.bands) });
       }
     });
   }
@@ -601,9 +609,45 @@
       : "";
   }
 
+  // The generator's own CPU and loop lag: its latest second in the header, and while it was
+  // above a bound in the last 10 s a banner, since the latencies measured then include its
+  // own queueing. Nothing shows before a second was measured (or on a fake clock).
+  function renderBusy(health) {
+    const measured = !!health && health.measured && health.current_cpu_percent !== null;
+    $("m-cpu-box").hidden = !measured;
+    $("m-lag-box").hidden = !measured;
+    const banner = $("busy-banner");
+    if (!measured) {
+      banner.hidden = true;
+      return;
+    }
+    ui.bounds = { cpu: health.cpu_bound_percent, lag: health.lag_bound_ms };
+    const cpu = health.current_cpu_percent;
+    const lag = health.current_lag_ms;
+    $("m-cpu").textContent = Math.round(cpu) + " %";
+    $("m-cpu").className = cpu > health.cpu_bound_percent ? "hot" : "";
+    $("m-lag").textContent = ms(lag) + " ms";
+    $("m-lag").className = lag > health.lag_bound_ms ? "hot" : "";
+    const hot = health.recent_hot_seconds > 0;
+    const late = health.recent_lagging_seconds > 0;
+    banner.hidden = !(hot || late);
+    if (!(hot || late)) {
+      banner.textContent = "";
+      return;
+    }
+    const used = "used " + Math.round(health.recent_cpu_peak_percent) + " % of a core";
+    const ran = "ran up to " + Math.round(health.recent_lag_max_ms) + " ms late";
+    const what = hot && late ? "The generator " + used + " and its event loop " + ran
+      : (hot ? "The generator " + used : "The generator's event loop " + ran);
+    banner.textContent = what + " in the last " + health.recent_health_seconds + " s: " +
+      "latencies measured now include its own queueing (shaded on the charts); add " +
+      "--processes or reduce users.";
+  }
+
   function applyStats(stats) {
     ui.stats = stats;
     renderStallBanner(stats.health);
+    renderBusy(stats.health);
     renderArrivals(stats.arrivals);
     renderStats();
     renderFailures();
