@@ -45,6 +45,7 @@ class Stages(LoadTestShape):
     ]
 
     def tick(self):
+        print(f"TICK {type(self.runner).__name__}", flush=True)
         run_time = self.get_run_time()
         for stage in self.stages:
             if run_time < stage["duration"]:
@@ -84,6 +85,9 @@ def test_a_stages_shape_runs_on_the_master_and_sets_global_class_targets(
     )
     assert result.returncode == 0, result.stderr
     assert "the load shape returned None: stopping" in result.stderr
+    # The shape runs on the master only: a worker that ran it too would set its own users.
+    ticks = set(re.findall(r"TICK (\w+)", result.stdout))
+    assert ticks == {"MasterRunner"}, ticks
     masters = re.findall(r"MASTER [^\n]*\]", result.stdout)  # see the test below
     # Only the Cats, then only the Dogs (the Cats stopped), then the last stage's mix
     # of 3 over both classes (even weights: 2 and 1, in either order).

@@ -139,7 +139,11 @@ def test_an_ordinary_busy_run_reports_no_stall(tmp_path: Path, target: Any) -> N
     assert summary["aggregated"]["num_requests"] > 100  # it was busy
     assert summary["generator_health"]["loop_stalls"]["count"] == 0, result.stderr
     assert summary["generator_health"]["windows"] == []
-    assert "event loop" not in result.stderr
-    assert "Generator health" not in result.stdout
+    # No stall warning (the per-second lag warning may appear on a loaded machine: it is
+    # about the loop being late, not blocked by the locustfile).
+    assert "The event loop was blocked" not in result.stderr
+    assert "The event loop stalled" not in result.stderr
+    # The summary's "Generator health" may list late seconds (the lag above): no stall.
+    assert "was blocked" not in result.stdout and "stalled" not in result.stdout
     assert "Latencies in the last" not in result.stdout
     assert "never blocked" in (tmp_path / "report.html").read_text()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loadhopper._exceptions import LoadhopperError
-from loadhopper.runtime._load_model import ClosedRamp, LoadModel
+from loadhopper.runtime._load_model import ClosedRamp, LoadModel, model_of_test
 from loadhopper.runtime._runner import LocalRunner
 from loadhopper.runtime._state import RunnerState
 from loadhopper.runtime._user_pool import UserPool
@@ -162,7 +162,10 @@ class WorkerRunner(LocalRunner):
     # ---- LocalRunner's seams -----------------------------------------------------------
 
     def _model(self, user_count: int, spawn_rate: float) -> LoadModel:
-        # The master runs the LoadTestShape and the -t timer; a worker only follows it.
+        # The master runs the LoadTestShape and the -t timer; a worker only follows it: the
+        # users it was dealt, or its part of the arrival schedule (`SetArrivals`).
+        if self.environment.arrival_plan is not None:
+            return model_of_test(self, user_count, spawn_rate)
         return ClosedRamp(user_count, spawn_rate)
 
     def _plan(

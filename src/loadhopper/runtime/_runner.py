@@ -244,7 +244,7 @@ class LocalRunner:
         if problem:
             logger.warning(problem)
         env.task_filter.warn_empty(list(classes))
-        model = model_of_test(self, user_count, spawn_rate)
+        model = self._model(user_count, spawn_rate)
         plan = model.plan if isinstance(model, ArrivalModel) else None
         # Decided once per test: only a schedule pays for reading each request's lag.
         scheduled = plan is not None or _paces(classes)
@@ -489,6 +489,10 @@ class LocalRunner:
 
     # A worker's stats are reset by its master, on the merged data, not by itself.
     _resets_own_stats = True
+
+    def _model(self, user_count: int, spawn_rate: float) -> LoadModel:
+        """What drives this test's load (a worker follows its master instead)."""
+        return model_of_test(self, user_count, spawn_rate)
 
     def _plan(
         self, pool: UserPool, user_count: int, classes: Sequence[type[User]]
