@@ -102,6 +102,7 @@ class WorkerRunner(LocalRunner):
     # The master resets the merged statistics when every worker has spawned, and then
     # tells each worker to reset (`reset_stats` below); a worker does not decide alone.
     _resets_own_stats = False
+    _warns_own_cpu = False
 
     def __init__(self, environment: Environment, client_id: str = "") -> None:
         super().__init__(environment)

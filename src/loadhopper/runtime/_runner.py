@@ -489,6 +489,8 @@ class LocalRunner:
 
     # A worker's stats are reset by its master, on the merged data, not by itself.
     _resets_own_stats = True
+    # A worker leaves the CPU warning to its master, which names the worker.
+    _warns_own_cpu = True
 
     def _model(self, user_count: int, spawn_rate: float) -> LoadModel:
         """What drives this test's load (a worker follows its master instead)."""
@@ -565,12 +567,9 @@ class LocalRunner:
         watch = StallWatch(self.environment.stats) if isinstance(clock, RealClock) else None
         usage = UsageMonitor(self.environment)
         # The generator's CPU and loop lag, measured on real time only, like the watch. A
-        # worker (it ships its windows: `window_sink`) leaves the CPU warning to its master,
-        # which names the worker: one warning per cause.
+        # worker leaves the CPU warning to its master (`_warns_own_cpu`): one per cause.
         health = (
-            None
-            if watch is None
-            else HealthMonitor(self.environment, warn_cpu=not hasattr(self, "window_sink"))
+            None if watch is None else HealthMonitor(self.environment, warn_cpu=self._warns_own_cpu)
         )
         next_close = clock.monotonic() + WINDOW_SECONDS
         if watch is not None:
