@@ -136,9 +136,6 @@ def test_an_idle_run_does_not_warn(tmp_path: Path) -> None:
     health = _health(tmp_path)
     assert health["cpu"]["hot_windows"] == 0, result.stderr
     assert "of a core in the last second" not in result.stderr
-    # An oversubscribed machine runs even an idle process late (the OS did not run it):
-    # that lag is real for the latencies, so it is reported; only a free machine must not.
-    if _cpu_share(0.3, threads=1) >= 90.0:
-        assert health["loop_lag"]["lagging_windows"] == 0, result.stderr
-        assert "The generator" not in result.stderr
-        assert "Generator health" not in result.stdout
+    # No claim about the loop's lag here: it is how late the OS ran this process, which on a
+    # shared machine a quiet calibration before or after cannot vouch for (it failed so in
+    # CI). The lag warning's own test is the blocking task above.
