@@ -27,8 +27,13 @@ def test_schema_and_run_info(snapshot: StatsSnapshot) -> None:
     assert data["schema"] == SCHEMA == "loadhopper.summary/1"
     assert set(data) == {
         "schema", "run", "stats_start_time", "percentiles", "aggregated", "rows",
-        "rows_overflowed", "failures", "exceptions", "generator_health",
+        "rows_overflowed", "failures", "exceptions", "generator_health", "timeline",
     }  # fmt: skip
+    timeline = data["timeline"]
+    assert set(timeline) == {"start", "t", "rps", "fail_per_sec", "p50", "p95", "p99", "users"}
+    assert len(timeline["t"]) == len(snapshot.timeline) == len(timeline["rps"])
+    if snapshot.timeline:
+        assert timeline["t"][0] == 0 and timeline["start"] == snapshot.timeline[0].time
     run = data["run"]
     assert run["start"] == "2023-11-14T22:13:20.000+00:00"
     assert run["end"] == "2023-11-14T22:13:30.500+00:00"

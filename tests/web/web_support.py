@@ -303,3 +303,10 @@ class Client:
 
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+def csrf_token(port: int) -> str:
+    """The CSRF token a UI on `port` puts in its page (what the page's script sends)."""
+    match = CSRF_META.search(Client(port).get("/").text)
+    assert match, "the page has no CSRF token"
+    return match.group(1)

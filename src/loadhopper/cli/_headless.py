@@ -19,7 +19,9 @@ from typing import Any, Protocol
 from loadhopper import __version__
 from loadhopper.cli._distributed import close_workers
 from loadhopper.cli._options import Options
+from loadhopper.cli._otel import OtelExport
 from loadhopper.cli._outputs import Outputs
+from loadhopper.cli._prometheus_server import start_metrics
 from loadhopper.report import RunInfo
 from loadhopper.runtime import Environment, new_event_loop
 from loadhopper.stats import StatsSnapshot, TimelinePoint
@@ -105,6 +107,21 @@ async def _run(env: Environment, options: Options, outputs: Outputs) -> Headless
     def on_window(point: TimelinePoint) -> None:
         outputs.on_window(env.stats.snapshot(point.time), point)
 
+    try:
+        # Bound before the test begins, so a port in use is one line and no test runs.
+        metrics = await start_metrics(env, options)
+    except BaseException:
+        await close_workers(env)
+        raise
+    otel = OtelExport(env) if options.otel else None
+    try:
+        if otel is not None:
+            otel.start()  # without the `otel` extra: a usage error, before the test
+    except BaseException:
+        if metrics is not None:
+            await metrics.close()
+        await close_workers(env)
+        raise
     runner.window_listeners.append(on_window)
     loop = asyncio.get_running_loop()
     start = time.time()
@@ -134,6 +151,10 @@ async def _run(env: Environment, options: Options, outputs: Outputs) -> Headless
             printer.cancel()
         runner.window_listeners.remove(on_window)
         await close_workers(env)
+        if otel is not None:
+            await otel.stop()  # the final statistics, workers' last reports merged
+        if metrics is not None:
+            await metrics.close()
     end = time.time()
     run = RunInfo(
         start_time=start,

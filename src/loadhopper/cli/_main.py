@@ -9,6 +9,7 @@ Exit codes (docs/cli.md keeps the user-facing list):
   output file that could not be written.
 - 99: a threshold failed (`--threshold`, or the locustfile's `thresholds`), as k6's
   ThresholdsHaveFailed; also when `--threshold-abort` stopped the test.
+- 98: a `--fail-on` condition held against `--baseline` (also `loadhopper compare`'s code).
 - 70: loadhopper itself failed during the run (an internal error, logged with its
   traceback); the results so far are still written. 70 is sysexits.h's EX_SOFTWARE.
 - 130: Ctrl-C before the test started (once it runs, Ctrl-C stops it and the codes above
@@ -16,7 +17,8 @@ Exit codes (docs/cli.md keeps the user-facing list):
 
 When several apply, the first of these wins: 70 (loadhopper failed), a listener's
 `environment.process_exit_code`, 2 (an output file could not be written), 99 (a threshold
-failed), `--exit-code-on-error` (failed requests or exceptions), 0.
+failed), 98 (a `--fail-on` condition held), `--exit-code-on-error` (failed requests or
+exceptions), 0.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Any
 
 from loadhopper import __version__
 from loadhopper._exceptions import ConfigError, LocustfileError
+from loadhopper.cli._compare import EXIT_REGRESSED
 from loadhopper.cli._distributed import distributed_runner
 from loadhopper.cli._headless import run_headless
 from loadhopper.cli._logging import setup_logging
@@ -45,7 +48,7 @@ from loadhopper.cli._task_ratio import format_task_ratios, task_ratio_json
 from loadhopper.cli._validation import arrival_plan_of, check_options, check_run
 from loadhopper.distributed import MasterRunner
 from loadhopper.http import BodyLimits
-from loadhopper.report import RunInfo
+from loadhopper.report import RunInfo, report_spectra
 from loadhopper.runtime import (
     Environment,
     Locustfile,
@@ -99,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _subcommand("loadhopper.demo", "cats_main", args[1:])
     if args[:1] == ["demo"]:
         return _subcommand("loadhopper.cli._demo", "demo_main", args[1:])
+    if args[:1] == ["compare"]:
+        return _subcommand("loadhopper.cli._compare", "compare_main", args[1:])
     if args[:1] == ["run-script"]:
         return run_script(args[1:])
     try:
@@ -118,11 +123,22 @@ def _fail(exc: Exception) -> None:
     print(f"loadhopper: {exc}", file=sys.stderr)
 
 
+# The cats site's own packages: the `demo` extra, which a load test never needs.
+_DEMO_PACKAGES = frozenset({"apsw", "fasthtml", "fastlite"})
+
+
 def _subcommand(module_name: str, function: str, args: list[str]) -> int:
     # Imported lazily: the cats site pulls in its web stack, which a load test never needs.
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] in _DEMO_PACKAGES:
+            print(
+                f"loadhopper: the cats site needs the `demo` extra ({exc.name} is missing): "
+                "run `pip install 'loadhopper[demo]'`, or `./dev demo` from a checkout.",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         if exc.name != module_name:
             raise
         print(f"loadhopper: `{module_name}` is not available yet in this version.", file=sys.stderr)
@@ -373,7 +389,11 @@ def _conclude(
         code = EXIT_OK
     if isinstance(env.runner, MasterRunner):
         outputs.workers = env.runner.workers
+    outputs.spectra = report_spectra(env.stats)  # the HTML report's distribution chart
     written = outputs.finish(snapshot, run)
+    if outputs.regressed and env.process_exit_code is None and not failed:
+        # `--fail-on` held against `--baseline`: below thresholds, above failed requests.
+        code = EXIT_REGRESSED
     if not written and env.process_exit_code is None:
         code = EXIT_USAGE
     _log_thresholds(run.thresholds, failed)
@@ -412,17 +432,20 @@ def _web(env: Environment, options: Options) -> int:
     """Serve the web UI until Ctrl-C (or --autoquit); the exit code follows the last test."""
     # Imported here: a headless run never needs Starlette and uvicorn.
     from loadhopper.cli._web_mode import run_web_mode, web_login_of
+    from loadhopper.web._extension import WebExtensions
 
     login = web_login_of(options.web_login)  # a bad value is a usage error before anything
     watch = _threshold_watch(options)
     outputs = Outputs(options, env.stats.percentiles)
     outputs.start()
     runner = env.runner or env.create_local_runner()
-    # Locust hands its Flask UI to init listeners; ours is not Flask, so extensions that
-    # add Flask routes cannot work: they see web_ui=None, as in a headless run.
-    events.init.fire(environment=env, runner=runner, web_ui=None)
+    # Locust hands its Flask app to init listeners; ours takes their routes and tabs through
+    # the same `web_ui.app.route` decorator (web/_extension.py), on Starlette.
+    web_ui = WebExtensions(env)
+    env.web_ui = web_ui  # Locust's examples test `environment.web_ui`
+    events.init.fire(environment=env, runner=runner, web_ui=web_ui)
     try:
-        result = run_web_mode(env, options, outputs, login=login, watch=watch)
+        result = run_web_mode(env, options, outputs, login=login, watch=watch, web_ui=web_ui)
     except ConfigError:
         raise
     except Exception:

@@ -10,23 +10,27 @@ from pathlib import Path
 from typing import TextIO
 
 from loadhopper._exceptions import ConfigError, LoadhopperError
+from loadhopper.cli._compare import Baseline, load_baseline
 from loadhopper.cli._options import Options
 from loadhopper.cli._retry import TRANSIENT_ERRNOS, Retry, reason_of
 from loadhopper.distributed import WorkerInfo
 from loadhopper.report import (
     MAX_PENDING_HISTORY_BYTES,
     CsvReport,
+    LatencySpectrum,
     RateKind,
     RunInfo,
     format_json,
     format_stats_table,
     format_summary,
     render_html_report,
+    render_junit,
     replace_file,
+    summary_dict,
 )
 from loadhopper.stats import StatsSnapshot, TimelinePoint
 
-__all__ = ["Outputs", "html_path", "json_path"]
+__all__ = ["Outputs", "html_path", "json_path", "junit_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,18 +86,26 @@ class Outputs:
         )
         self.json_path = json_path(options)
         self.html_path = html_path(options)
+        self.junit_path = junit_path(options)
         # A distributed run's workers (`MasterRunner.workers`), for the JSON summary.
         self.workers: list[WorkerInfo] | None = None
         self._retry = Retry() if retry is None else retry
         self._csv_error: str | None = None  # the last window's CSV error, until one succeeds
         self._dropped_logged = False
+        self.baseline: Baseline | None = None  # `--baseline`, loaded by start()
+        self.regressed = False  # a `--fail-on` condition held (set by finish())
+        # The latency spectra for the HTML report's distribution chart: they need the live
+        # collector's histograms, so the caller sets them before `finish`.
+        self.spectra: tuple[LatencySpectrum, ...] = ()
 
     def start(self) -> None:
         """Create the CSV files with their headers, before the test starts.
 
         Raises:
-            ConfigError: a CSV file cannot be written there.
+            ConfigError: a CSV file cannot be written there, or `--baseline` is not a
+                JSON summary.
         """
+        self.baseline = load_baseline(self.options)
         if self.csv is None:
             return
         csv = self.csv
@@ -169,6 +181,10 @@ class Outputs:
         """
         summary = format_summary(snapshot, max_name_width=_name_width(), run=run)
         print(summary, file=self.console, flush=True)
+        if self.baseline is not None:
+            self.regressed = self.baseline.report(
+                summary_dict(snapshot, run, self.workers), self.console
+            )
         ok = True
         for path, write in self._final_writes(snapshot, run):
             ok = self._write(path, write) and ok
@@ -198,6 +214,10 @@ class Outputs:
             writes.append((self.json_path, _replacer(self.json_path, self._json(snapshot, run))))
         if self.html_path is not None:
             writes.append((self.html_path, self._html_writer(self.html_path, snapshot, run)))
+        if self.junit_path is not None:
+            # Also after a failed or interrupted run: CI reads it to say what went wrong.
+            text = render_junit(snapshot, run)
+            writes.append((self.junit_path, _replacer(self.junit_path, text)))
         return writes
 
     def _html_writer(self, path: Path, snapshot: StatsSnapshot, run: RunInfo) -> Callable[[], None]:
@@ -207,7 +227,11 @@ class Outputs:
         def write() -> None:
             if not page:
                 source = _locustfile_source(self.options.locustfile)
-                page.append(render_html_report(snapshot, run, locustfile_source=source))
+                page.append(
+                    render_html_report(
+                        snapshot, run, locustfile_source=source, spectra=self.spectra
+                    )
+                )
             replace_file(path, page[0])
 
         return write
@@ -237,6 +261,11 @@ def _replacer(path: Path, text: str) -> Callable[[], None]:
 def json_path(options: Options) -> Path | None:
     """`--json-file BASE` as the file it writes, `BASE.json`."""
     return Path(f"{options.json_file}.json") if options.json_file else None
+
+
+def junit_path(options: Options) -> Path | None:
+    """`--junit FILE` as a path (None when not asked for)."""
+    return Path(options.junit_file) if options.junit_file else None
 
 
 def html_path(options: Options) -> Path | None:

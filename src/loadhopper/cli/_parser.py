@@ -142,6 +142,11 @@ def _add_web(parser: LocustArgumentParser) -> None:
     )
     group.add_argument("-P", "--web-port", type=int, default=8089, help="Web UI port (8089).")
     group.add_argument(
+        "--class-picker",
+        action="store_true",
+        help="Let the start form set each User class's weight and fixed count.",
+    )
+    group.add_argument(
         "--web-login",
         nargs="?",
         const=True,
@@ -178,6 +183,47 @@ def _add_outputs(parser: LocustArgumentParser) -> None:
         "--json", action="store_true", help="Print the JSON summary to stdout at the end."
     )
     group.add_argument("--json-file", metavar="BASE", help="Write the JSON summary to BASE.json.")
+    group.add_argument(
+        "--baseline",
+        metavar="BASE.json",
+        help="At the end, print how this run changed against that earlier run's JSON summary "
+        "(as `loadhopper compare` does).",
+    )
+    group.add_argument(
+        "--fail-on",
+        dest="fail_on",
+        metavar="EXPR",
+        action="append",
+        default=[],
+        help="With --baseline, exit 98 when the change holds, repeatable: 'p95>+10%%', "
+        "'GET /api:p99>+5ms', 'rps<-20%%', 'fail_ratio>+0.01'.",
+    )
+    group.add_argument(
+        "--junit",
+        dest="junit_file",
+        metavar="FILE",
+        help="Write a JUnit XML file for CI: one test case per threshold, or per row failing "
+        "on request failures when there are none.",
+    )
+    group.add_argument(
+        "--otel",
+        action="store_true",
+        help="Export the metrics over OTLP/HTTP to the collector the OTEL_EXPORTER_OTLP_* "
+        "variables name (pip install 'loadhopper[otel]').",
+    )
+    group.add_argument(
+        "--prometheus-port",
+        type=int,
+        metavar="PORT",
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics during a headless run "
+        "(0: any free port; the web UI always serves them at /metrics).",
+    )
+    group.add_argument(
+        "--prometheus-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="The interface --prometheus-port listens on (default 127.0.0.1; 0.0.0.0 for all).",
+    )
     group.add_argument(
         "--print-stats", action="store_true", help="Print the stats table every 2 seconds."
     )

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from loadhopper.cli._distributed import close_workers
 from loadhopper.cli._headless import DEFAULT_SPAWN_RATE, DEFAULT_USERS
 from loadhopper.cli._options import Options
+from loadhopper.cli._otel import OtelExport
 from loadhopper.cli._outputs import Outputs, _locustfile_source
+from loadhopper.cli._parser import build_parser
+from loadhopper.distributed import MasterRunner
 from loadhopper.runtime import Environment, ThresholdWatch, new_event_loop
 from loadhopper.web import (
     FinishedTest,
@@ -30,6 +33,10 @@ from loadhopper.web import (
     WebServer,
     create_app,
 )
+from loadhopper.web._extension import WebExtensions
+from loadhopper.web._forms import custom_options
+from loadhopper.web._logs import LogBuffer
+from loadhopper.web._parameters import CustomOption
 
 __all__ = ["DEFAULT_WEB_HOST", "WebModeResult", "run_web_mode", "web_login_of"]
 
@@ -89,6 +96,17 @@ def _defaults(options: Options) -> StartParameters:
     )
 
 
+def _custom_options(env: Environment) -> tuple[CustomOption, ...]:
+    """The locustfile's own options for the start form (Locust's built-in ones left out)."""
+    # The parser the command line used is gone by now; as Locust's UI does to list these
+    # (argument_parser.ui_extra_args_dict), build one and let the listeners add to it again.
+    builtin = {action.dest for action in build_parser()._actions}
+    parser = build_parser()
+    env.events.init_command_line_parser.fire(parser=parser)
+    added = [action for action in parser._actions if action.dest not in builtin]
+    return custom_options(added, env.parsed_options)
+
+
 class _Quitter:
     """Decides when the process ends: signals, `--autoquit`, and a test's end after a signal."""
 
@@ -143,6 +161,7 @@ async def _serve(
     outputs: Outputs,
     login: WebLogin | None,
     watch: ThresholdWatch | None,
+    web_ui: WebExtensions | None,
 ) -> WebModeResult:
     host = _bind_host(options.web_host)
     plan = env.arrival_plan
@@ -162,8 +181,18 @@ async def _serve(
         env.events.test_start.add_listener(attach)
         controller.threshold_source = lambda: watch.results
     controller.window_listeners.append(outputs.on_window)
+    # Locust shows its class picker only with --class-picker; the classes' checkboxes need
+    # no flag here, the weight and fixed-count fields do.
+    controller.class_picker = options.class_picker
+    controller.custom_options = _custom_options(env)
+    if isinstance(env.runner, MasterRunner):
+        # What the form sets on the master's parsed_options travels with each start.
+        env.runner.shared_options = tuple(option.dest for option in controller.custom_options)
     app = create_app(
-        controller, login=login, allowed_hosts=_LOOPBACK_NAMES if _is_loopback(host) else None
+        controller,
+        login=login,
+        allowed_hosts=_LOOPBACK_NAMES if _is_loopback(host) else None,
+        extensions=web_ui,
     )
     server = WebServer(app, host, options.web_port)
     server.bind()
@@ -176,13 +205,25 @@ async def _serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows loops have no signal handlers
             loop.add_signal_handler(signum, quitter.on_signal, signum)
+    # The Logs tab: every record the root logger passes on (the locustfile's own included),
+    # while the UI serves.
+    controller.logs = LogBuffer()
+    logging.getLogger().addHandler(controller.logs)
     if options.autostart:
         controller.start(controller.defaults)
         if options.autoquit >= 0:
             controller.test_end_listeners.append(lambda _: quitter.quit_after(options.autoquit))
     elif options.autoquit >= 0:
         logger.warning("--autoquit has no effect without --autostart; ignoring it.")
+    if options.prometheus_port is not None:
+        logger.warning(
+            "--prometheus-port is for headless runs; the web UI serves the same metrics at "
+            "/metrics on its own port."
+        )
+    otel = OtelExport(env) if options.otel else None
     try:
+        if otel is not None:
+            otel.start()  # every test the UI starts is exported, until the UI ends
         async with asyncio.TaskGroup() as group:
             serving = group.create_task(server.serve(), name="web-server")
             printer = None
@@ -199,6 +240,9 @@ async def _serve(
             with contextlib.suppress(NotImplementedError):
                 loop.remove_signal_handler(signum)
         controller.close()
+        logging.getLogger().removeHandler(controller.logs)
+        if otel is not None:
+            await otel.stop()
         await close_workers(env)
     return WebModeResult(controller.finished, controller.error)
 
@@ -218,6 +262,7 @@ def run_web_mode(
     *,
     login: WebLogin | None = None,
     watch: ThresholdWatch | None = None,
+    web_ui: WebExtensions | None = None,
 ) -> WebModeResult:
     """Serve the web UI on a fresh uvloop event loop until the process should end.
 
@@ -228,6 +273,8 @@ def run_web_mode(
         outputs: where the CSV history rows (and, with `--print-stats`, the tables) go.
         login: the credentials every route requires (`web_login_of(options.web_login)`).
         watch: the thresholds, judged during every test the UI starts and shown live.
+        web_ui: the `web_ui` given to `events.init` (`WebExtensions(env)`): the routes and
+            tabs its listeners added are served with the UI.
 
     Returns:
         The last test and its error, if any; nothing has been printed or written for the
@@ -237,4 +284,4 @@ def run_web_mode(
         ConfigError: the address cannot be bound.
     """
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        return runner.run(_serve(env, options, outputs, login, watch))
+        return runner.run(_serve(env, options, outputs, login, watch, web_ui))

@@ -142,6 +142,10 @@ class MasterRunner(_MasterBase):
         self._stats_reset_done = False
         self._closing = False
         self._generation = 0  # resets so far: older windows from a worker are dropped
+        # `parsed_options` names whose values travel with every start (`SetTargets`,
+        # `SetArrivals`): the web mode names the locustfile's own options here, so that what
+        # its start form sets reaches the workers' users too.
+        self.shared_options: tuple[str, ...] = ()
 
     # ---- what the UI and the CLI read ---------------------------------------------------
 
@@ -470,6 +474,7 @@ class MasterRunner(_MasterBase):
                         spawn_rate=self.spawn_rate / count,
                         host=self._host,
                         user_count_total=user_count,
+                        options=self._option_values(),
                     )
                 )
         if plan.duration is not None:
@@ -558,8 +563,15 @@ class MasterRunner(_MasterBase):
                     spawn_rate=spawn_rate / len(workers),
                     host=self._host,
                     user_count_total=user_count,
+                    options=self._option_values(),
                 )
             )
+
+    def _option_values(self) -> tuple[tuple[str, Any], ...]:
+        options = self.environment.parsed_options
+        if options is None:
+            return ()
+        return tuple((n, getattr(options, n)) for n in self.shared_options if hasattr(options, n))
 
     def _check_spawned(self) -> None:
         if self.state is not RunnerState.SPAWNING:

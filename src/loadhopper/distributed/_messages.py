@@ -60,6 +60,10 @@ class SetTargets:
     spawn_rate: float
     host: str | None = None
     user_count_total: int = 0  # the test's global target, for `runner.target_user_count`
+    # The master's values of the options it shares (`MasterRunner.shared_options`: the
+    # locustfile's own options, which the web UI's start form may have changed), set on the
+    # worker's `environment.parsed_options` before its users start, as Locust sends them.
+    options: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,7 @@ class SetArrivals:
     spawn_rate: float
     host: str | None = None
     user_count_total: int = 0
+    options: tuple[tuple[str, Any], ...] = ()  # as in `SetTargets`
 
 
 @dataclass(frozen=True, slots=True)

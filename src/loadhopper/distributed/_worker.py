@@ -13,6 +13,7 @@ messages, and `Quit`. Each closed window goes to the master as a `WindowReport` 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -145,6 +146,7 @@ class _Worker:
         if isinstance(message, Configure):
             runner.configure(message.index, message.count)
         elif isinstance(message, SetTargets):
+            _apply_options(runner.environment, message.options)
             targets = dict(message.targets)
             runner.set_targets(targets)
             runner.target_user_count = message.user_count_total
@@ -157,6 +159,7 @@ class _Worker:
                 runner.start(total, message.spawn_rate)
         elif isinstance(message, SetArrivals):
             # This worker's part of the schedule; its master ends the test.
+            _apply_options(runner.environment, message.options)
             runner.environment.arrival_plan = message.plan
             targets = dict(message.targets)
             runner.set_targets(targets)
@@ -203,3 +206,14 @@ class _Worker:
             self.runner.quit()
             with contextlib.suppress(Exception):
                 await asyncio.wait([self._test])
+
+
+def _apply_options(environment: Environment, options: tuple[tuple[str, Any], ...]) -> None:
+    """Set the master's shared option values on this worker's `parsed_options`, in place
+    (as the web UI sets them on the master's: a user that kept the namespace sees them)."""
+    if not options:
+        return
+    if environment.parsed_options is None:
+        environment.parsed_options = argparse.Namespace()
+    for name, value in options:
+        setattr(environment.parsed_options, name, value)

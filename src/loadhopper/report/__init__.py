@@ -24,13 +24,16 @@ from loadhopper.report._files import replace_file
 from loadhopper.report._format import format_ms, percentile_label
 from loadhopper.report._html import MAX_REPORT_BYTES, render_html_report, write_html_report
 from loadhopper.report._json import SCHEMA, format_json, summary_dict
+from loadhopper.report._junit import render_junit
 from loadhopper.report._run_info import RunInfo
+from loadhopper.report._spectrum import LatencySpectrum, report_spectra
 
 __all__ = [
     "MAX_PENDING_HISTORY_BYTES",
     "MAX_REPORT_BYTES",
     "SCHEMA",
     "CsvReport",
+    "LatencySpectrum",
     "RateKind",
     "RunInfo",
     "exceptions_csv_rows",
@@ -47,7 +50,9 @@ __all__ = [
     "history_csv_rows",
     "percentile_label",
     "render_html_report",
+    "render_junit",
     "replace_file",
+    "report_spectra",
     "stats_csv_header",
     "stats_csv_rows",
     "summary_dict",

@@ -32,6 +32,7 @@ from loadhopper._exceptions import LoadhopperError
 from loadhopper.report._files import replace_file
 from loadhopper.report._format import format_ms, format_rate, percentile_label, truncate_middle
 from loadhopper.report._run_info import RunInfo
+from loadhopper.report._spectrum import LatencySpectrum, spectrum_dict
 from loadhopper.stats import (
     CPU_BOUND_PERCENT,
     LAG_BOUND_MS,
@@ -645,6 +646,31 @@ def _charts_section(snapshot: StatsSnapshot) -> str:
     return f'<section id="charts"><h2>Charts</h2>{body}</section>'
 
 
+def _distribution_section(spectra: Sequence[LatencySpectrum]) -> str:
+    """The percentile spectrum of the Aggregated row and a chosen row; "" without data."""
+    if not spectra:
+        return ""
+    data = [spectrum_dict(s) for s in spectra]
+    options = "".join(
+        f'<option value="{i}">{_esc(s.label)}</option>' for i, s in enumerate(spectra) if i
+    )
+    picker = (
+        '<p><label>Compare with <select id="lh-distribution-row">'
+        f'<option value="">(none)</option>{options}</select></label></p>'
+        if options
+        else ""
+    )
+    return (
+        '<section id="distribution"><h2>Response time distribution</h2>'
+        '<p class="note">The latency at each percentile of successful requests, exact to 3 '
+        "significant digits, on a logarithmic axis of 1/(1-q) as HdrHistogram plots it: "
+        "p90, p99, p99.9 and p99.99 sit one step apart, so the tail is as wide as the median. "
+        "Each line ends at the row's maximum.</p>"
+        f'{picker}<div class="chart" id="lh-chart-distribution" '
+        f'data-spectra="{_esc(json.dumps(data, separators=(",", ":")))}"></div></section>'
+    )
+
+
 def _timeline_has_corrected(points: Sequence[TimelinePoint]) -> bool:
     return any(p.corrected_p95 is not None or p.corrected_p99 is not None for p in points)
 
@@ -743,6 +769,7 @@ _NAV = (
     ("exceptions", "Exceptions"),
     ("health", "Generator health"),
     ("charts", "Charts"),
+    ("distribution", "Distribution"),
     ("locustfile", "Locustfile"),
 )
 
@@ -773,7 +800,11 @@ def _header_extra(snapshot: StatsSnapshot, run: RunInfo) -> str:
 
 
 def render_html_report(
-    snapshot: StatsSnapshot, run_info: RunInfo, *, locustfile_source: str | None
+    snapshot: StatsSnapshot,
+    run_info: RunInfo,
+    *,
+    locustfile_source: str | None,
+    spectra: Sequence[LatencySpectrum] = (),
 ) -> str:
     """Render the whole run as one self-contained HTML page.
 
@@ -791,6 +822,8 @@ def render_html_report(
         snapshot: The final statistics.
         run_info: The run's parameters and time range.
         locustfile_source: The locustfile's text, or None when it is not available.
+        spectra: The response-time distributions to chart (`report_spectra(stats)`: the
+            Aggregated row first); none, no distribution section.
 
     Returns:
         The HTML document.
@@ -810,6 +843,7 @@ def render_html_report(
         _exceptions_section(snapshot),
         _health_section(snapshot),
         _charts_section(snapshot),
+        _distribution_section(spectra),
         _locustfile_section(locustfile_source),
     ]
     sections = [section for section in sections if section]
@@ -837,6 +871,7 @@ def write_html_report(
     run_info: RunInfo,
     *,
     locustfile_source: str | None,
+    spectra: Sequence[LatencySpectrum] = (),
 ) -> None:
     """Write `render_html_report(...)` to `path` (UTF-8), replacing any existing file.
 
@@ -848,10 +883,13 @@ def write_html_report(
         snapshot: The final statistics.
         run_info: The run's parameters and time range.
         locustfile_source: The locustfile's text, or None when it is not available.
+        spectra: The response-time distributions to chart (see `render_html_report`).
 
     Raises:
         LoadhopperError: the `plotly` package is not installed.
         OSError: the file could not be written.
     """
-    page = render_html_report(snapshot, run_info, locustfile_source=locustfile_source)
+    page = render_html_report(
+        snapshot, run_info, locustfile_source=locustfile_source, spectra=spectra
+    )
     replace_file(path, page)

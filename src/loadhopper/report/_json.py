@@ -45,6 +45,11 @@ are milliseconds over successful requests, `null` when there was none; rates are
                    "late_ratio", "dropped_ratio",   under a closed model); ratios of due
                    "windows": [{"time", "due", "late", "dropped",
                                 "corrected_p95", "corrected_p99"}]},   one per second
+      "timeline": {"start", "t", "rps", "fail_per_sec", "p50", "p95", "p99", "users"},
+                                                    one value per window of the whole run
+                                                    (the collector keeps the last hour),
+                                                    t in seconds from "start"; `loadhopper
+                                                    compare --html` overlays two of them
       "thresholds": [{"expression", "row", "metric", "operator", "limit", "value",
                       "passed", "first_breach", "aborted"}],   in the order given
       "thresholds_passed": bool                     both absent without thresholds
@@ -59,7 +64,7 @@ are milliseconds over successful requests, `null` when there was none; rates are
            "corrected": {"count", "median", "avg", "max",      from the intended starts
                          "percentiles": {"50": ms, ...}}}      (absent without any)
 
-The keys added since the first files (`generator_health`, `workers`, `arrivals`,
+The keys added since the first files (`generator_health`, `workers`, `arrivals`, `timeline`,
 `thresholds`, `thresholds_passed`, `run.load_model`, a row's `corrected`) are additions a
 reader of the older files can ignore, and the ones of the open model and thresholds appear
 only when there is something in them; so the schema keeps its name.
@@ -208,6 +213,7 @@ def summary_dict(
             for e in snapshot.exceptions
         ],
         "generator_health": _health(snapshot),
+        "timeline": _timeline(snapshot),
     }
     if workers is not None:
         summary["workers"] = [_worker(info) for info in workers]
@@ -217,6 +223,21 @@ def summary_dict(
         summary["thresholds"] = [_threshold(result) for result in run.thresholds]
         summary["thresholds_passed"] = all(result.passed for result in run.thresholds)
     return summary
+
+
+def _timeline(snapshot: StatsSnapshot) -> dict[str, Any]:
+    points = snapshot.timeline
+    start = points[0].time if points else snapshot.start_time
+    return {
+        "start": start,
+        "t": [round(p.time - start, 2) for p in points],
+        "rps": [round(p.rps, 2) for p in points],
+        "fail_per_sec": [round(p.fail_per_sec, 2) for p in points],
+        "p50": [p.p50 for p in points],
+        "p95": [p.p95 for p in points],
+        "p99": [p.p99 for p in points],
+        "users": [p.user_count for p in points],
+    }
 
 
 def _worker(info: WorkerInfo) -> dict[str, Any]:

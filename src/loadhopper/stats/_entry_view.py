@@ -70,7 +70,9 @@ class EntryView:
         now = self._collector.last_window_time
         return self._collector.row_snapshot(source, self.method, self.name, now)
 
-    def _histogram(self) -> Histogram:
+    def histogram(self) -> Histogram:
+        """The row's latency histogram of successful requests, in ms (the live one: read it,
+        do not record into it; exporters fold its buckets at scrape time)."""
         source = self._source()
         return source.success_histogram() if source is not None else Histogram()
 
@@ -112,23 +114,23 @@ class EntryView:
     @property
     def total_response_time(self) -> float:
         """The sum of successful latencies, in milliseconds."""
-        return self._histogram().total / 1000.0
+        return self.histogram().total / 1000.0
 
     @property
     def min_response_time(self) -> float | None:
         """The fastest successful latency in ms, None when there is none (as in Locust)."""
-        low = self._histogram().min
+        low = self.histogram().min
         return None if low is None else low / 1000.0
 
     @property
     def max_response_time(self) -> float:
         """The slowest successful latency in ms, 0.0 when there is none (as in Locust)."""
-        return (self._histogram().max or 0) / 1000.0
+        return (self.histogram().max or 0) / 1000.0
 
     @property
     def avg_response_time(self) -> float:
         """The mean successful latency in ms, 0.0 when there is none."""
-        return (self._histogram().mean or 0.0) / 1000.0
+        return (self.histogram().mean or 0.0) / 1000.0
 
     @property
     def median_response_time(self) -> float:
@@ -141,7 +143,7 @@ class EntryView:
         Raises:
             ValueError: percent is outside [0, 1].
         """
-        value = self._histogram().percentile(percent)
+        value = self.histogram().percentile(percent)
         return 0.0 if value is None else value / 1000.0
 
     @property

@@ -6,12 +6,20 @@ Routes (every one behind `RequestGuard`, see `_guard.py`):
     GET  /static/{file}         app.js, app.css, and plotly.min.js from the `plotly` package
     GET  /api/state             everything the page shows, as one JSON object
     GET  /api/stream            server-sent events: `hello`, then `update` once a second
-    POST /api/start             {users, spawn_rate, host?, run_time?, user_classes?}
+    GET  /api/logs?after=N      the Logs tab: the run's log lines numbered N and above
+    POST /api/start             {users, spawn_rate, host?, run_time?, user_classes?,
+                                 class_settings?, options?}
     POST /api/edit              {users, spawn_rate}
     POST /api/stop              {}
     POST /api/reset             {}
     GET  /download/{file}       stats.csv, stats_history.csv, failures.csv, exceptions.csv,
                                 summary.json, report.html
+    GET  /api/tasks             the Ratio tab; /api/row-history, /api/distribution: a row's
+                                chart and the latency spectrum (see `_insights.py`)
+    GET  /api/extensions        the tabs and links `events.init` listeners added (`_extension.py`)
+    GET  /metrics               Prometheus metrics of the run (the text format, or OpenMetrics
+                                by Accept); behind --web-login like the rest: give the scrape
+                                config `basic_auth`
 
 Control answers are JSON: `{"ok": true, "status": {...}}`, or `{"error": "one sentence"}`
 with 400 (a bad field), 409 (not possible in this state) or 415 (not JSON).
@@ -33,11 +41,15 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from loadhopper._exceptions import ConfigError, LoadhopperError
+from loadhopper.report._prometheus import environment_exposition
 from loadhopper.web._controller import WebController
 from loadhopper.web._downloads import DOWNLOADS, download_response
+from loadhopper.web._extension import WebExtensions, extensions_route
 from loadhopper.web._forms import parse_edit_form, parse_start_form
 from loadhopper.web._guard import DEFAULT_MAX_BODY_BYTES, RequestGuard
+from loadhopper.web._insights import insight_routes
 from loadhopper.web._login import WebLogin
+from loadhopper.web._logs import logs_endpoint
 from loadhopper.web._payload import full_payload, status_dict
 from loadhopper.web._stream import EventStream
 
@@ -47,6 +59,7 @@ __all__ = ["create_app"]
 _ASSETS = {
     "app.js": ("app.js", "text/javascript; charset=utf-8"),
     "app.css": ("app.css", "text/css; charset=utf-8"),
+    "extra.js": ("extra.js", "text/javascript; charset=utf-8"),
 }
 _PLOTLY = "plotly.min.js"
 
@@ -94,6 +107,13 @@ async def _index(request: Request) -> Response:
 
 async def _state(request: Request) -> Response:
     return JSONResponse(full_payload(request.app.state.controller))
+
+
+async def _metrics(request: Request) -> Response:
+    controller: WebController = request.app.state.controller
+    accept = request.headers.get("accept", "")
+    body, media_type = environment_exposition(controller.environment, accept, controller.thresholds)
+    return Response(body, headers={"Content-Type": media_type})
 
 
 def _error(message: str, status: int) -> JSONResponse:
@@ -160,6 +180,7 @@ def create_app(
     csrf_token: str | None = None,
     allowed_hosts: Iterable[str] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    extensions: WebExtensions | None = None,
 ) -> Starlette:
     """Build the web UI's ASGI application for one controller.
 
@@ -170,6 +191,8 @@ def create_app(
         allowed_hosts: the host names the Host header may name (DNS-rebinding defence),
             or None to allow any.
         max_body_bytes: the largest request body accepted (413 above it).
+        extensions: the `web_ui` that `events.init` listeners filled (extra routes, served
+            after the UI's own, and tabs), or None.
 
     Returns:
         The application. `app.state.stream.close()` ends the open event streams, which a
@@ -182,11 +205,15 @@ def create_app(
         Route("/static/{name}", _static, methods=["GET"]),
         Route("/api/state", _state, methods=["GET"]),
         Route("/api/stream", stream, methods=["GET"]),
+        Route("/api/logs", logs_endpoint, methods=["GET"]),
         Route("/api/start", _control(_start), methods=["POST"]),
         Route("/api/edit", _control(_edit), methods=["POST"]),
         Route("/api/stop", _control(_stop), methods=["POST"]),
         Route("/api/reset", _control(_reset), methods=["POST"]),
         Route("/download/{slug}", download_response, methods=["GET"]),
+        Route("/metrics", _metrics, methods=["GET"]),
+        *insight_routes(controller),
+        extensions_route(extensions),
     ]
     guard = Middleware(
         RequestGuard,
@@ -196,6 +223,8 @@ def create_app(
         max_body_bytes=max_body_bytes,
     )
     app = Starlette(routes=routes, middleware=[guard])
+    if extensions is not None:
+        extensions.app.bind(app.router)
     app.state.controller = controller
     app.state.stream = stream
     app.state.csrf_token = token

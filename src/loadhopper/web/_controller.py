@@ -19,9 +19,11 @@ Locust's master shows its connected workers); a test started meanwhile waits for
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -34,7 +36,9 @@ from loadhopper.report import RunInfo, history_csv_header, history_csv_rows
 from loadhopper.runtime import Environment, Runner, RunnerState
 from loadhopper.stats import StatsSnapshot, ThresholdResult, TimelinePoint
 from loadhopper.user import User
-from loadhopper.web._parameters import EditParameters, StartParameters
+from loadhopper.web._forms import check_class_settings, resolve_options, setting_of
+from loadhopper.web._logs import LogBuffer
+from loadhopper.web._parameters import ClassSetting, CustomOption, EditParameters, StartParameters
 
 __all__ = ["ControllerStatus", "FinishedTest", "WebController"]
 
@@ -68,6 +72,7 @@ class ControllerStatus:
         generation: grows with every change; a page keeps the status with the highest one,
             since a control's answer and the event stream can arrive in either order.
         load_model: the open model's one-line description, "" for the closed model.
+        class_counts: (class name, users running now) pairs, in the classes' order.
     """
 
     running: bool
@@ -82,6 +87,7 @@ class ControllerStatus:
     error: str | None
     generation: int
     load_model: str = ""
+    class_counts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +120,11 @@ class WebController:
         threshold_source: returns the thresholds' verdicts now (as evaluated so far, on the
             merged statistics), or None when the run has no thresholds; read by the page
             each second and once more when a test ends, for its RunInfo.
+        class_picker: the start form edits each class's weight and fixed count
+            (`--class-picker`); choosing which classes run needs no flag.
+        custom_options: the locustfile's own options the start form shows; a start sets
+            them on `environment.parsed_options`.
+        logs: the Logs tab's lines, or None when nothing collects them.
     """
 
     def __init__(
@@ -148,6 +159,9 @@ class WebController:
         self.test_end_listeners: list[Callable[[FinishedTest], None]] = []
         self.load_model = load_model
         self.threshold_source: Callable[[], tuple[ThresholdResult, ...]] | None = None
+        self.class_picker = False
+        self.custom_options: tuple[CustomOption, ...] = ()
+        self.logs: LogBuffer | None = None
         self._full_history = full_history
         self._timeline: collections.deque[TimelinePoint] = collections.deque(maxlen=TIMELINE_LIMIT)
         self._history: collections.deque[list[str]] = collections.deque(maxlen=HISTORY_LIMIT)
@@ -194,7 +208,16 @@ class WebController:
             error=self._error or self._workers_error,
             generation=self.generation,
             load_model=self.load_model,
+            class_counts=self._class_counts(),
         )
+
+    def _class_counts(self) -> tuple[tuple[str, int], ...]:
+        counts = self.runner.user_classes_count
+        return tuple((cls.__name__, counts.get(cls.__name__, 0)) for cls in self.all_classes)
+
+    def class_settings(self) -> tuple[tuple[str, ClassSetting], ...]:
+        """Each class's weight and fixed count now (the picker's last change stays)."""
+        return tuple((cls.__name__, setting_of(cls)) for cls in self.all_classes)
 
     def workers(self) -> tuple[WorkerInfo, ...] | None:
         """A distributed run's workers, lost ones included, by index; None for one process."""
@@ -294,7 +317,12 @@ class WebController:
         """
         if self.running:
             raise LoadhopperError("A test is already running; stop it before starting a new one.")
-        self._classes(parameters.user_classes)  # an unknown class is refused before anything
+        # Everything is checked before anything changes: an unknown class or option, a bad
+        # value, or a choice of classes none of which would get a user.
+        chosen = self._classes(parameters.user_classes)
+        settings = check_class_settings(parameters.class_settings, self.all_classes, chosen)
+        option_values = resolve_options(parameters.options, self.custom_options)
+        self._apply(settings, option_values)
         self._parameters = parameters
         self._error = None
         self.finished = None
@@ -321,8 +349,8 @@ class WebController:
         # else the test still waits for its workers: it will start with these numbers.
         if self._parameters is not None:
             old = self._parameters
-            self._parameters = StartParameters(
-                parameters.users, parameters.spawn_rate, old.host, old.run_time, old.user_classes
+            self._parameters = dataclasses.replace(
+                old, users=parameters.users, spawn_rate=parameters.spawn_rate
             )
         self._notify()
 
@@ -381,6 +409,21 @@ class WebController:
                 f"Unknown User class {unknown[0]!r}; choose from {', '.join(by_name)}."
             )
         return tuple(by_name[name] for name in dict.fromkeys(names))
+
+    def _apply(self, settings: dict[type[User], ClassSetting], options: dict[str, object]) -> None:
+        # As Locust's picker does, the classes themselves take the new weight and count: the
+        # user pool and a master's split both read them from the class, and the next test's
+        # form starts from them.
+        for cls, setting in settings.items():
+            cls.weight = setting.weight
+            cls.fixed_count = setting.fixed_count
+        if options:
+            # Locust's /swarm also updates parsed_options in place: a listener or a user
+            # that kept a reference to it sees the new values.
+            if self.environment.parsed_options is None:
+                self.environment.parsed_options = argparse.Namespace()
+            for dest, value in options.items():
+                setattr(self.environment.parsed_options, dest, value)
 
     async def _run(self, parameters: StartParameters, start: float) -> None:
         try:

@@ -19,11 +19,13 @@ from starlette.responses import PlainTextResponse, Response
 
 from loadhopper._exceptions import LoadhopperError
 from loadhopper.report import (
+    LatencySpectrum,
     RunInfo,
     exceptions_csv_rows,
     failures_csv_rows,
     format_json,
     render_html_report,
+    report_spectra,
     stats_csv_rows,
 )
 from loadhopper.stats import StatsSnapshot
@@ -82,14 +84,23 @@ async def _content(controller: WebController, slug: str) -> tuple[str, str] | Re
     try:
         # Rendering copies plotly.js (about 5 MB) into the page: off the loop, so that the
         # users' requests are not held up meanwhile. Snapshots are frozen, so this is safe.
-        page = await asyncio.to_thread(_render_html, snapshot, run, controller.locustfile_source)
+        spectra = report_spectra(controller.environment.stats)  # on the loop: it reads the
+        # live histograms, which the users' requests change
+        page = await asyncio.to_thread(
+            _render_html, snapshot, run, controller.locustfile_source, spectra
+        )
     except LoadhopperError as exc:  # plotly is not installed
         return PlainTextResponse(f"The HTML report is not available: {exc}", 503)
     return page, "text/html"
 
 
-def _render_html(snapshot: StatsSnapshot, run: RunInfo, source: str | None) -> str:
-    return render_html_report(snapshot, run, locustfile_source=source)
+def _render_html(
+    snapshot: StatsSnapshot,
+    run: RunInfo,
+    source: str | None,
+    spectra: tuple[LatencySpectrum, ...],
+) -> str:
+    return render_html_report(snapshot, run, locustfile_source=source, spectra=spectra)
 
 
 async def download_response(request: Request) -> Response:

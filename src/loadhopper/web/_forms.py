@@ -6,15 +6,34 @@ wrong and what to enter instead; the app answers it with 400 and that sentence.
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from loadhopper._exceptions import ConfigError
-from loadhopper.web._parameters import EditParameters, StartParameters
+from loadhopper.user import User
+from loadhopper.web._parameters import (
+    ClassSetting,
+    CustomOption,
+    EditParameters,
+    OptionKind,
+    StartParameters,
+)
 
-__all__ = ["MAX_USERS", "parse_edit_form", "parse_start_form", "parse_timespan", "validate_host"]
+__all__ = [
+    "MAX_USERS",
+    "check_class_settings",
+    "custom_options",
+    "parse_edit_form",
+    "parse_start_form",
+    "parse_timespan",
+    "resolve_options",
+    "setting_of",
+    "validate_host",
+]
 
 # A bound on what one form can ask for, so that a typo (an extra zero or six) cannot ask a
 # single process for more users than it can ever hold (DESIGN.md: about 10,000 per process).
@@ -105,8 +124,79 @@ def _optional_text(form: Mapping[str, object], key: str, label: str) -> str | No
     return value.strip() or None
 
 
+def _whole(value: object, label: str) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_USERS:
+        raise ConfigError(f"{label} must be a whole number from 0 to {MAX_USERS}.")
+    return value
+
+
+def _class_settings(form: Mapping[str, object]) -> tuple[tuple[str, ClassSetting], ...]:
+    settings = form.get("class_settings", {})
+    if not isinstance(settings, dict):
+        raise ConfigError("class_settings must map User class names to weight and fixed_count.")
+    parsed = []
+    for name, entry in settings.items():
+        if not isinstance(entry, dict):
+            raise ConfigError(f"The settings of {name!r} must hold weight and fixed_count.")
+        weight = _whole(entry.get("weight"), f"The weight of {name}")
+        fixed = _whole(entry.get("fixed_count", 0), f"The fixed count of {name}")
+        parsed.append((str(name), ClassSetting(weight=weight, fixed_count=fixed)))
+    return tuple(parsed)
+
+
+def _raw_options(
+    form: Mapping[str, object],
+) -> tuple[tuple[str, str | bool | tuple[str, ...]], ...]:
+    options = form.get("options", {})
+    if not isinstance(options, dict):
+        raise ConfigError("options must map the locustfile's option names to their values.")
+    parsed: list[tuple[str, str | bool | tuple[str, ...]]] = []
+    for dest, value in options.items():
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            parsed.append((str(dest), tuple(value)))
+        elif isinstance(value, str | bool):
+            parsed.append((str(dest), value))
+        else:
+            raise ConfigError(f"The option {dest!r} must be text, true/false or a list of text.")
+    return tuple(parsed)
+
+
+def setting_of(cls: type[User]) -> ClassSetting:
+    """A User class's weight and fixed count now."""
+    return ClassSetting(weight=int(cls.weight), fixed_count=int(cls.fixed_count))
+
+
+def check_class_settings(
+    changes: Iterable[tuple[str, ClassSetting]],
+    classes: Sequence[type[User]],
+    chosen: Sequence[type[User]],
+) -> dict[type[User], ClassSetting]:
+    """The classes the picker changes, by class; checked against every class of the run.
+
+    Raises:
+        ConfigError: an unknown class, or the chosen classes would get no user at all.
+    """
+    by_name = {cls.__name__: cls for cls in classes}
+    settings: dict[type[User], ClassSetting] = {}
+    for name, setting in changes:
+        if name not in by_name:
+            raise ConfigError(f"Unknown User class {name!r}; choose from {', '.join(by_name)}.")
+        settings[by_name[name]] = setting
+    if settings:
+        after = {cls: settings.get(cls) or setting_of(cls) for cls in chosen}
+        if not any(s.weight > 0 or s.fixed_count > 0 for s in after.values()):
+            raise ConfigError(
+                "Every chosen User class has weight 0 and fixed count 0; "
+                "give one of them a weight or a fixed count above 0."
+            )
+    return settings
+
+
 def parse_start_form(form: object) -> StartParameters:
-    """Validate the start form: users, spawn_rate, and optional host, run_time, user_classes.
+    """Validate the start form: users, spawn_rate, and optional host, run_time, user_classes,
+    class_settings (`{name: {weight, fixed_count}}`) and options (`{dest: value}`).
 
     Raises:
         ConfigError: a field is missing or invalid (the message names it).
@@ -124,6 +214,8 @@ def parse_start_form(form: object) -> StartParameters:
         host=validate_host(host) if host else None,
         run_time=parse_timespan(run_time) if run_time else None,
         user_classes=tuple(classes),
+        class_settings=_class_settings(form),
+        options=_raw_options(form),
     )
 
 
@@ -136,3 +228,107 @@ def parse_edit_form(form: object) -> EditParameters:
     if not isinstance(form, dict):
         raise ConfigError("The form must be a JSON object.")
     return EditParameters(users=_users(form), spawn_rate=_spawn_rate(form))
+
+
+# ---- the locustfile's own options ----------------------------------------------------------
+
+
+def _converter(action: argparse.Action, default: object) -> Callable[[str], object] | None:
+    if callable(action.type):
+        return action.type
+    # As Locust's form does: a value keeps the type of the option's default.
+    if isinstance(default, int | float) and not isinstance(default, bool):
+        return type(default)
+    return None
+
+
+def custom_options(actions: Iterable[argparse.Action], values: Any) -> tuple[CustomOption, ...]:
+    """The start form's fields for a locustfile's own options.
+
+    Args:
+        actions: the options the locustfile added (Locust's own are left out by the caller);
+            those with `include_in_web_ui=False` (Locust's default is True) are skipped.
+        values: the parsed command line (`environment.parsed_options`), for each default.
+    """
+    fields = []
+    for action in actions:
+        if not action.option_strings or not getattr(action, "include_in_web_ui", True):
+            continue
+        default = getattr(values, action.dest, action.default)
+        if isinstance(default, bool) or (action.nargs == 0 and isinstance(action.const, bool)):
+            kind = OptionKind.FLAG
+        elif action.choices:
+            kind = OptionKind.CHOICE
+        elif getattr(action, "is_secret", False):
+            kind = OptionKind.SECRET
+        else:
+            kind = OptionKind.TEXT
+        fields.append(
+            CustomOption(
+                dest=action.dest,
+                flag=max(action.option_strings, key=len),
+                help=str(action.help or ""),
+                kind=kind,
+                default=default,
+                required=bool(getattr(action, "is_required", False)),
+                multiple=bool(getattr(action, "is_multiple", False)),
+                choices=tuple(str(choice) for choice in action.choices or ()),
+                convert=_converter(action, default),
+            )
+        )
+    return tuple(fields)
+
+
+def _convert_one(option: CustomOption, text: str) -> object:
+    if option.kind is OptionKind.CHOICE and text not in option.choices:
+        raise ConfigError(f"{option.flag} must be one of {', '.join(option.choices)}.")
+    if option.convert is None:
+        return text
+    try:
+        return option.convert(text)
+    except (ValueError, TypeError, argparse.ArgumentTypeError):
+        shown = "the value entered" if option.kind is OptionKind.SECRET else repr(text)
+        raise ConfigError(f"{option.flag} cannot take {shown}; enter a valid value.") from None
+
+
+def _convert(option: CustomOption, value: str | bool | tuple[str, ...]) -> object:
+    if option.kind is OptionKind.FLAG:
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        if not isinstance(value, bool):
+            raise ConfigError(f"{option.flag} is a checkbox; send true or false.")
+        return value
+    if isinstance(value, bool):
+        raise ConfigError(f"{option.flag} takes text, not true or false.")
+    texts = value if isinstance(value, tuple) else (value,)
+    if isinstance(value, tuple) and not option.multiple:
+        raise ConfigError(f"{option.flag} takes one value, not a list.")
+    if option.kind is OptionKind.SECRET and not any(texts) and option.default not in (None, ""):
+        return option.default  # the page never holds a secret: empty keeps the command line's
+    if option.required and not any(text.strip() for text in texts):
+        raise ConfigError(f"{option.flag} is required; enter a value.")
+    if option.convert is not None and not any(texts):
+        return option.default  # an emptied number field keeps the command line's value
+    converted = [_convert_one(option, text) for text in texts]
+    return converted if option.multiple else converted[0]
+
+
+def resolve_options(
+    raw: Iterable[tuple[str, str | bool | tuple[str, ...]]], options: Iterable[CustomOption]
+) -> dict[str, object]:
+    """The `parsed_options` values the form sets: converted, checked, required ones present.
+
+    Raises:
+        ConfigError: an unknown option, a missing required one, or a value of the wrong type.
+    """
+    by_dest = {option.dest: option for option in options}
+    values: dict[str, object] = {}
+    for dest, value in raw:
+        option = by_dest.get(dest)
+        if option is None:
+            raise ConfigError(f"The form sent an unknown option {dest!r}; reload the page.")
+        values[dest] = _convert(option, value)
+    for option in by_dest.values():
+        if option.required and option.dest not in values and option.default in (None, ""):
+            raise ConfigError(f"{option.flag} is required; enter a value.")
+    return values

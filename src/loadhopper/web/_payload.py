@@ -14,10 +14,12 @@ from loadhopper.distributed._master import CPU_WARNING_PERCENT
 from loadhopper.report import percentile_label
 from loadhopper.stats import RowSnapshot, StatsSnapshot, ThresholdResult, TimelinePoint
 from loadhopper.web._controller import ControllerStatus, WebController
+from loadhopper.web._parameters import CustomOption, OptionKind
 
 __all__ = [
     "POINT_FIELDS",
     "arrivals_dict",
+    "custom_option_dict",
     "full_payload",
     "health_dict",
     "point_row",
@@ -315,8 +317,10 @@ def workers_dict(workers: tuple[WorkerInfo, ...] | None) -> dict[str, Any] | Non
 def update_payload(controller: WebController) -> dict[str, Any]:
     """Status, statistics and workers now, without chart points (the stream adds those)."""
     snapshot = controller.snapshot()
+    status = controller.status()
     return {
-        "status": status_dict(controller.status(), snapshot),
+        "status": status_dict(status, snapshot),
+        "class_counts": dict(status.class_counts),
         "stats": stats_dict(snapshot),
         "workers": workers_dict(controller.workers()),
         "thresholds": thresholds_list(controller.thresholds()),
@@ -337,4 +341,36 @@ def full_payload(controller: WebController) -> dict[str, Any]:
         "host": defaults.host or "",
         "run_time": defaults.run_time,
     }
+    payload["class_picker"] = controller.class_picker
+    payload["class_settings"] = [
+        {"name": name, "weight": setting.weight, "fixed_count": setting.fixed_count}
+        for name, setting in controller.class_settings()
+    ]
+    payload["custom_options"] = [custom_option_dict(o) for o in controller.custom_options]
+    payload["logs_enabled"] = controller.logs is not None
     return payload
+
+
+def _form_value(value: object) -> object:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value]
+    return str(value)
+
+
+def custom_option_dict(option: CustomOption) -> dict[str, Any]:
+    """One field of the start form for a locustfile option (a secret's value is left out)."""
+    secret = option.kind is OptionKind.SECRET
+    return {
+        "dest": option.dest,
+        "flag": option.flag,
+        "help": option.help,
+        "kind": option.kind.value,
+        # A secret is never sent to the page: an empty field keeps the command line's value.
+        "default": None if secret else _form_value(option.default),
+        "has_default": option.default not in (None, ""),
+        "required": option.required,
+        "multiple": option.multiple,
+        "choices": list(option.choices),
+    }

@@ -22,7 +22,11 @@
     showStart: false,
     sort: { key: null, dir: 1 },
     activeTab: "stats",
+    classPicker: false,
+    logsNext: 0,  // the sequence number of the next log line to ask for
+    logsTimer: null,
   };
+  const MAX_LOG_LINES = 500;  // as the server's buffer (web/_logs.py)
 
   // ---- formatting -------------------------------------------------------------------
 
@@ -65,15 +69,33 @@
   }
 
   function startForm() {
-    const classes = Array.from(document.querySelectorAll("#f-classes input:checked"))
+    const classes = Array.from(document.querySelectorAll("#f-classes input.cp-run:checked"))
       .map((box) => box.value);
-    return {
+    const form = {
       users: Number($("f-users").value),
       spawn_rate: Number($("f-rate").value),
       host: $("f-host").value,
       run_time: $("f-runtime").value,
       user_classes: classes,
     };
+    if (ui.classPicker) {
+      form.class_settings = {};
+      document.querySelectorAll("#f-classes .cp-row").forEach((row) => {
+        form.class_settings[row.dataset.name] = {
+          weight: row.querySelector(".cp-weight").value,
+          fixed_count: row.querySelector(".cp-fixed").value,
+        };
+      });
+    }
+    const options = {};
+    document.querySelectorAll("#f-options [data-dest]").forEach((field) => {
+      if (field.type === "checkbox") options[field.dataset.dest] = field.checked;
+      else if (field.multiple) {
+        options[field.dataset.dest] = Array.from(field.selectedOptions).map((o) => o.value);
+      } else options[field.dataset.dest] = field.value;
+    });
+    if (Object.keys(options).length) form.options = options;
+    return form;
   }
 
   function wireControls() {
@@ -117,6 +139,7 @@
       section.hidden = section.id !== "tab-" + name;
     });
     // Plotly sizes a chart from its container, which is zero while the tab is hidden.
+    pollLogs();
     if (name === "charts" && ui.chartsReady) {
       CHARTS.forEach((chart) => { if (!$(chart.id).hidden) Plotly.Plots.resize($(chart.id)); });
     }
@@ -128,18 +151,153 @@
     $("f-rate").value = defaults.spawn_rate;
     $("f-host").value = defaults.host || "";
     $("f-runtime").value = defaults.run_time ? defaults.run_time + "s" : "";
+    fillClassPicker(payload);
+    fillOptions(payload.custom_options || []);
+    $("tab-button-logs").hidden = !payload.logs_enabled;
+  }
+
+  // Which classes run needs no flag (loadhopper's form has always offered it); with
+  // --class-picker, as in Locust, each class's weight and fixed count are editable too.
+  function fillClassPicker(payload) {
     const box = $("f-classes");
-    box.querySelectorAll("label").forEach((label) => label.remove());
+    ui.classPicker = Boolean(payload.class_picker);
+    box.querySelectorAll("label, .cp-row, .cp-head").forEach((el) => el.remove());
+    const settings = {};
+    (payload.class_settings || []).forEach((s) => { settings[s.name] = s; });
+    if (ui.classPicker) {
+      const head = document.createElement("div");
+      head.className = "cp-head";
+      ["Run", "User class", "Weight", "Fixed count"].forEach((text) => {
+        const cell = document.createElement("span");
+        cell.textContent = text;
+        head.append(cell);
+      });
+      box.append(head);
+    }
     payload.user_classes.forEach((name) => {
-      const label = document.createElement("label");
       const input = document.createElement("input");
       input.type = "checkbox";
+      input.className = "cp-run";
       input.value = name;
       input.checked = true;
+      if (!ui.classPicker) {
+        const label = document.createElement("label");
+        label.append(input, " " + name);
+        box.append(label);
+        return;
+      }
+      const row = document.createElement("div");
+      row.className = "cp-row";
+      row.dataset.name = name;
+      const label = document.createElement("label");
       label.append(input, " " + name);
+      const setting = settings[name] || { weight: 1, fixed_count: 0 };
+      row.append(label, numberField("cp-weight", setting.weight, "Weight of " + name),
+        numberField("cp-fixed", setting.fixed_count, "Fixed count of " + name));
+      box.append(row);
+    });
+    box.classList.toggle("picker", ui.classPicker);
+    box.hidden = payload.user_classes.length < 2 && !ui.classPicker;
+  }
+
+  function numberField(className, value, title) {
+    const input = document.createElement("input");
+    input.type = "number";
+    input.min = "0";
+    input.step = "1";
+    input.className = className;
+    input.value = value;
+    input.title = title;
+    input.setAttribute("aria-label", title);
+    return input;
+  }
+
+  // The locustfile's own options (init_command_line_parser, include_in_web_ui), shown as
+  // Locust shows them: a checkbox for a flag, a select for choices, a password field for a
+  // secret (whose value the page never receives: left empty, it keeps the command line's).
+  function fillOptions(options) {
+    const box = $("f-options");
+    box.querySelectorAll("label").forEach((label) => label.remove());
+    options.forEach((option) => {
+      const label = document.createElement("label");
+      let field;
+      if (option.kind === "flag") {
+        field = document.createElement("input");
+        field.type = "checkbox";
+        field.checked = Boolean(option.default);
+        label.className = "flag";
+        label.append(field, " " + option.flag);
+      } else if (option.kind === "choice") {
+        field = document.createElement("select");
+        field.multiple = option.multiple;
+        const chosen = [].concat(option.default === null ? [] : option.default).map(String);
+        option.choices.forEach((choice) => {
+          const item = document.createElement("option");
+          item.value = choice;
+          item.textContent = choice;
+          item.selected = chosen.includes(choice);
+          field.append(item);
+        });
+        label.append(option.flag, field);
+      } else {
+        field = document.createElement("input");
+        if (option.kind === "secret") {
+          field.type = "password";
+          field.autocomplete = "off";
+          if (option.has_default) field.placeholder = "unchanged (set on the command line)";
+        } else {
+          field.type = "text";
+          field.value = option.default === null ? "" : String(option.default);
+        }
+        label.append(option.flag, field);
+      }
+      field.dataset.dest = option.dest;
+      field.name = option.dest;
+      if (option.required && !(option.kind === "secret" && option.has_default)) {
+        field.required = true;
+      }
+      if (option.help) {
+        const help = document.createElement("small");
+        help.textContent = option.help;
+        label.append(help);
+      }
       box.append(label);
     });
-    box.hidden = payload.user_classes.length < 2;
+    box.hidden = options.length === 0;
+  }
+
+  // The users of each class, as a tooltip on the header's user count.
+  function renderClassCounts(counts) {
+    $("m-users").title = Object.entries(counts || {})
+      .map(([name, n]) => name + ": " + n).join(", ");
+  }
+
+  // ---- logs -------------------------------------------------------------------------
+
+  // Asked for only while the Logs tab is open, and then only for the lines not yet shown.
+  async function pollLogs() {
+    clearTimeout(ui.logsTimer);
+    ui.logsTimer = null;
+    if (ui.activeTab !== "logs") return;
+    try {
+      const response = await fetch("api/logs?after=" + ui.logsNext, { credentials: "same-origin" });
+      if (response.ok) appendLogs(await response.json());
+    } catch (e) { /* the stream's error handler shows the disconnection */ }
+    if (ui.activeTab === "logs") ui.logsTimer = setTimeout(pollLogs, 1000);
+  }
+
+  function appendLogs(answer) {
+    const list = $("logs-list");
+    answer.lines.forEach((line) => {
+      const item = document.createElement("li");
+      item.className = "log-" + line.level.toLowerCase();
+      const when = new Date(line.time * 1000).toISOString().replace("T", " ").slice(0, 23);
+      item.textContent = when + " " + line.level + " " + line.logger + ": " + line.message;
+      list.append(item);
+    });
+    while (list.children.length > MAX_LOG_LINES) list.firstElementChild.remove();
+    ui.logsNext = answer.next;
+    list.dataset.next = String(answer.next);
   }
 
   // ---- status ----------------------------------------------------------------------
@@ -661,6 +819,7 @@
     ui.status = null;  // a restarted server counts generations from 0 again
     applyStatus(payload.status);
     applyStats(payload.stats);
+    renderClassCounts(payload.class_counts);
     renderWorkers(payload.workers);
     renderThresholds(payload.thresholds);
     drawCharts(payload.points, payload.test_starts);
@@ -671,6 +830,7 @@
     const payload = JSON.parse(event.data);
     applyStatus(payload.status);
     applyStats(payload.stats);
+    renderClassCounts(payload.class_counts);
     renderWorkers(payload.workers);
     renderThresholds(payload.thresholds);
     if (ui.chartsReady) extendCharts(payload.points, payload.test_starts);
