@@ -8,6 +8,7 @@ what it built is frozen (`gc.freeze`), until the end.
 
 import asyncio
 import gc
+import weakref
 from collections import Counter
 
 from loadhopper import User, constant, task
@@ -204,3 +205,59 @@ def test_a_guard_leaves_what_someone_else_froze_frozen() -> None:
         assert gc.get_freeze_count() >= before
     finally:
         gc.unfreeze()
+
+
+class _Cycle:
+    """An object in a reference cycle: only the cyclic collector can free it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def _young_cycle() -> weakref.ref[_Cycle]:
+    return weakref.ref(_Cycle())
+
+
+def test_a_tick_frees_young_cycles_and_freezes_what_survived() -> None:
+    with GcGuard() as guard:
+        dead = _young_cycle()  # garbage since it was made, in the young generation
+        alive = _Cycle()
+        before = gc.get_freeze_count()
+        guard.tick()
+        assert dead() is None  # the young collection freed it
+        assert gc.get_freeze_count() > before  # the survivors left the collector's scans
+        assert not any(obj is alive for obj in gc.get_objects(generation=0))
+        del alive
+    assert gc.get_freeze_count() == 0
+
+
+def test_after_a_ramp_down_the_next_tick_collects_the_stopped_users_cycles() -> None:
+    with GcGuard() as guard:
+        user = _Cycle()
+        stopped = weakref.ref(user)
+        guard.settle()  # a started user: frozen with the slice that started it
+        del user  # the user stops: its cycle is garbage, but frozen
+        gc.collect()
+        assert stopped() is not None  # no collection sees a frozen cycle
+        guard.release()  # what the ramp does after stopping users
+        guard.tick()
+        assert stopped() is None  # the tick after a release collects every generation
+        assert gc.get_freeze_count() > 0  # and freezes again what is alive
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_tick_outside_a_test_or_with_the_collector_off_does_nothing() -> None:
+    guard = GcGuard()
+    guard.tick()  # not entered
+    assert gc.get_freeze_count() == 0
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with guard:
+            dead = _young_cycle()
+            frozen = gc.get_freeze_count()
+            guard.tick()
+            assert dead() is not None and gc.get_freeze_count() == frozen
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -12,6 +12,7 @@ import pytest
 from loadhopper import StopUser, TaskSet, User, constant, task
 from loadhopper._bridge import Worker, await_, bridge_statistics, run_in_greenlet
 from loadhopper.runtime import Environment
+from loadhopper.runtime._runner import RAMP_SLICE_USERS
 from loadhopper.user._taskset import DefaultTaskSet
 from user.helpers import make_env, run_user
 
@@ -57,7 +58,10 @@ def test_a_thousand_waiting_users_hold_no_worker() -> None:
     # ones of the pool (bounded), however many users there are.
     assert stats.workers_busy == 0
     assert seen["live"] == stats.workers_idle <= 256
-    assert seen["created"] <= max(in_progress) + 1
+    # Workers are made only for tasks in progress at once, which the ramp's slices of
+    # RAMP_SLICE_USERS bound (a few slices overlap while their I/O completes), not for users:
+    # a fresh pool (this test alone) makes a few dozen, never one per user.
+    assert seen["created"] <= 5 * RAMP_SLICE_USERS < 1000
 
 
 def test_sequential_tasks_reuse_one_worker() -> None:

@@ -51,7 +51,7 @@ from loadhopper._exceptions import LoadhopperError
 from loadhopper.runtime._arrival import ArrivalModel
 from loadhopper.runtime._clock import REAL_CLOCK, Clock, RealClock
 from loadhopper.runtime._dispatch import spawn_schedule
-from loadhopper.runtime._gc_guard import GcGuard
+from loadhopper.runtime._gc_guard import TICK_SECONDS, GcGuard
 from loadhopper.runtime._gevent._hub import GreenletScope, block, running_loop
 from loadhopper.runtime._iterations import IterationDispatcher
 from loadhopper.runtime._library import current_hub, library_hub, waiting_hub
@@ -288,6 +288,8 @@ class LocalRunner:
                         self.start(min(user_count, plan.max_users), spawn_rate)
                     upkeep = _Background(group)
                     upkeep.start(self._window_loop(), "stats-window")
+                    if isinstance(clock, RealClock):
+                        upkeep.start(self._gc_ticks(), "gc-guard")
                     if run_time is not None and model.honours_run_time:
                         drivers.start(self._stop_after(run_time), "run-time")
                     drivers.start(self._follow(model), "load-model")
@@ -554,6 +556,12 @@ class LocalRunner:
             self.reset_stats()
 
     # ---- time ------------------------------------------------------------------------------
+
+    async def _gc_ticks(self) -> None:
+        clock = self.clock
+        while (guard := self._gc_guard) is not None:
+            await clock.sleep(TICK_SECONDS)
+            guard.tick()
 
     async def _stop_after(self, run_time: float) -> None:
         await self.clock.sleep(run_time)
