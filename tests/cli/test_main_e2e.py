@@ -6,8 +6,10 @@ Every run is bounded: a short `-t`, and a timeout on the subprocess itself.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -127,6 +129,11 @@ def test_headless_run_writes_every_output(tmp_path: Path, target: Any) -> None:
     assert summary["rows"][0]["percentiles"]["99"] is not None
     report = (tmp_path / "r_2.html").read_text()  # --html with Locust's {u} placeholder
     assert "loadhopper report" in report
+    # The distribution chart's spectra, from the run's own histograms: Aggregated first.
+    spectra = re.search(r'id="lh-chart-distribution" data-spectra="([^"]*)"', report)
+    assert spectra is not None
+    aggregated = json.loads(html.unescape(spectra.group(1)))[0]
+    assert aggregated["label"] == "Aggregated" and aggregated["count"] == requests
     assert "class Simple(HttpUser)" in report  # the locustfile is embedded
 
 

@@ -389,7 +389,8 @@ def _conclude(
         code = EXIT_OK
     if isinstance(env.runner, MasterRunner):
         outputs.workers = env.runner.workers
-    outputs.spectra = report_spectra(env.stats)  # the HTML report's distribution chart
+    if outputs.html_path is not None:
+        outputs.spectra = report_spectra(env.stats)  # the HTML report's distribution chart
     written = outputs.finish(snapshot, run)
     if outputs.regressed and env.process_exit_code is None and not failed:
         # `--fail-on` held against `--baseline`: below thresholds, above failed requests.
