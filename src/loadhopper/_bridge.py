@@ -65,6 +65,9 @@ from loadhopper._exceptions import BridgeError
 _enter_task = asyncio.tasks._enter_task
 _leave_task = asyncio.tasks._leave_task
 
+# The running greenlet, typed as what `park` knows it to be (a Worker): no `cast` call there.
+_getcurrent: Callable[[], Any] = greenlet.getcurrent
+
 __all__ = [
     "MAX_IDLE_WORKERS",
     "PARKED",
@@ -148,7 +151,9 @@ class Worker(greenlet.greenlet):  # type: ignore[misc]
         self.parked = False
         task = self.park_task
         if task is None:
-            self._hand_over(self.switch(value))
+            value = self.switch(value)
+            if value is not PARKED:  # `_hand_over`'s first test, inlined: once per response
+                self._hand_over(value)
             return
         # The worker's code runs as its driver's Task, as it would after an `await_`:
         # `asyncio.current_task()` is what gevent.Timeout (runtime/_gevent) cancels.
@@ -158,7 +163,8 @@ class Worker(greenlet.greenlet):  # type: ignore[misc]
             value = self.switch(value)
         finally:
             _leave_task(loop, task)
-        self._hand_over(value)
+        if value is not PARKED:
+            self._hand_over(value)
 
     def set_exception(self, exc: BaseException) -> None:
         """Resume the parked worker by raising `exc` at its `park()`."""
@@ -393,7 +399,7 @@ def park() -> Any:
         BaseException: what it passed to `Worker.set_exception`, or `CancelledError`
             when the driver is cancelled meanwhile.
     """
-    worker = cast(Worker, greenlet.getcurrent())
+    worker: Worker = _getcurrent()
     worker.parked = True
     worker.parks += 1
     parent = worker.parent

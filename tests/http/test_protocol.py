@@ -7,6 +7,7 @@ from collections import deque
 import pytest
 
 from loadhopper._exceptions import RemoteProtocolError, ResponseTooLarge
+from loadhopper.http import _protocol
 from loadhopper.http._protocol import (
     MAX_HEADERS,
     RawResponse,
@@ -20,6 +21,13 @@ CHUNKED = (
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
     b"5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n"
 )
+
+
+@pytest.fixture(autouse=True, params=["c", "pure"])
+def reader_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here runs on both paths: with the C fast path, and on llhttp alone."""
+    if request.param == "pure":
+        monkeypatch.setattr(_protocol, "_FAST", False)  # ResponseReader.start reads it
 
 
 def feed_all(reader: ResponseReader, chunks: list[bytes]) -> RawResponse | None:

@@ -52,3 +52,22 @@ def test_an_earlier_deadline_rearms_the_timer() -> None:
         return result
 
     assert uvloop.run(asyncio.wait_for(main(), timeout=5)) == ["short"]
+
+
+def test_waits_due_in_one_millisecond_share_a_bucket_and_never_wake_early() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        queue = SleepQueue(loop)
+        asked = loop.time()
+        futures = [queue.sleep(0.0204) for _ in range(50)]
+        # Asked within the same loop time: one bucket, one tick in the heap.
+        assert len(queue) == 50 and len(queue._ticks) == 1
+        woken: list[float] = []
+        for future in futures:
+            future.add_done_callback(lambda _: woken.append(loop.time()))
+        await asyncio.gather(*futures)
+        # A machine that runs late only wakes them later; none may wake before its
+        # deadline by more than the loop timer's own millisecond.
+        assert len(woken) == 50 and min(woken) >= asked + 0.0204 - 0.001
+
+    uvloop.run(main())

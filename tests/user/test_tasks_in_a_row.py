@@ -7,6 +7,7 @@ import itertools
 from typing import Any
 
 from loadhopper import HttpUser, StopUser, constant, task
+from loadhopper._bridge import current_worker
 from user.helpers import make_env, run_user
 from user.loopback_server import LoopbackServer
 
@@ -109,3 +110,62 @@ def test_cancelling_a_user_parked_on_a_response_runs_its_finally(server: Loopbac
 
     asyncio.run(main())
     assert cleaned == ["finally"]
+
+
+def test_a_first_request_on_a_new_connection_parks_on_its_response(
+    server: LoopbackServer,
+) -> None:
+    # The response of a request that opened its connection is delivered by the callback that
+    # completes it (the worker parks), so it is timed then, not a loop turn later.
+    parked: list[int] = []
+
+    class U(HttpUser):
+        host = server.url
+        wait_time = constant(0)
+
+        @task
+        def t(self) -> None:
+            worker = current_worker()
+            before = worker.parks
+            self.client.get("/", headers={"Connection": "close"})  # a new connection each time
+            parked.append(worker.parks - before)
+            del worker
+            if len(parked) == 3:
+                raise StopUser()
+
+    env = make_env(U)
+    run_user(U(env))
+    assert parked == [1, 1, 1]
+    assert _count(env, "/") == (3, 0)
+
+
+def test_cancelling_a_user_parked_on_a_first_response_runs_its_finally(
+    server: LoopbackServer,
+) -> None:
+    cleaned: list[str] = []
+
+    class U(HttpUser):
+        host = server.url
+        wait_time = constant(0)
+
+        @task
+        def t(self) -> None:
+            try:
+                self.client.get("/slow?ms=3000")  # the user's first request: a new connection
+            finally:
+                cleaned.append("finally")
+
+    async def main() -> Any:
+        env = make_env(U)
+        life = asyncio.ensure_future(U(env)._life())
+        await asyncio.sleep(0.3)
+        life.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(life, timeout=5)
+        return env
+
+    env = asyncio.run(main())
+    assert cleaned == ["finally"]
+    # Cancelled on the wire: recorded once as interrupted, as on a reused connection.
+    rows = {row.name: row for row in env.stats.snapshot(0).rows}
+    assert rows["/slow?ms=[v]"].num_failures == 1

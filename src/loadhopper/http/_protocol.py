@@ -31,6 +31,10 @@ responses have no body. On top of it this module adds what a parser cannot know 
 * In stream mode (`start_stream(head, chunks)`) the response is returned as soon as its
   headers are complete, with an empty body; body pieces go into the caller's `chunks` as
   they are parsed, and `complete` tells when the message has ended.
+* A whole response that arrives in one read, framed by a Content-Length (nearly every
+  response of a load test), is read in one call by the C fast path (`_speedups.c`), with no
+  parser callbacks into Python; it declines anything else, and llhttp reads the same bytes.
+  Without a compiler, or with LOADHOPPER_PURE_PYTHON=1, llhttp reads every response.
 * The few headers the client itself acts on (Content-Encoding, Set-Cookie, Location,
   Content-Length) are picked out while parsing; all headers are kept as raw `(name, value)`
   bytes pairs, and the case-insensitive view is built only if user code asks for it.
@@ -38,8 +42,9 @@ responses have no body. On top of it this module adds what a parser cannot know 
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import MutableSequence
+from collections.abc import Callable, MutableSequence
 from typing import Any, NamedTuple, NoReturn
 
 import httptools
@@ -89,6 +94,35 @@ class RawResponse(NamedTuple):
 
 # tuple.__new__ skips NamedTuple's Python-level __new__: 0.2 µs instead of 0.5 µs per response.
 _new_raw = tuple.__new__
+
+FastParse = Callable[[bytes, int, int, int], RawResponse | None]
+
+
+def _load_fast_path() -> FastParse | None:
+    """The C fast path's `parse_complete`, or None without it (see the module docstring)."""
+    if os.environ.get("LOADHOPPER_PURE_PYTHON"):
+        return None
+    try:
+        from loadhopper.http import _speedups
+    except ImportError:  # built without a compiler: the pure-Python reader does it all
+        return None
+    _speedups.configure(RawResponse)
+    return _speedups.parse_complete
+
+
+def _decline(data: bytes, max_body: int, max_header_bytes: int, max_headers: int) -> None:
+    """Without the fast path: never called, since no reader's `_fast` is ever set."""
+    return None
+
+
+_loaded = _load_fast_path()
+_FAST = _loaded is not None
+_parse_complete: FastParse = _loaded or _decline
+
+
+def fast_path_enabled() -> bool:
+    """Whether responses are read by the C fast path (for `--version` and the tests)."""
+    return _FAST
 
 
 # What a finished reader holds until `start()`: nothing (see `feed`). A tuple, so that a
@@ -160,6 +194,7 @@ class ResponseReader:
         "_complete",
         "_content_encoding",
         "_exact",
+        "_fast",
         "_framing",
         "_head",
         "_header_bytes",
@@ -197,6 +232,7 @@ class ResponseReader:
         self._framing = 0
         self._pieces_counted = 0
         self._max_body = self._max_digits = self._small_feed = -1
+        self._reset()
         self.start(False)
 
     def start(self, head: bool = False, max_body: int = DEFAULT_MAX_BODY_SIZE) -> None:
@@ -218,6 +254,16 @@ class ResponseReader:
             self._small_feed = min(_SMALL_HEAD, max_body)
         self.started = False  # whether any byte of this response arrived
         self._complete = False
+        if _FAST and not head:
+            # The next feed goes to the C fast path first (not for HEAD: no body). The
+            # fields llhttp's path needs are reset only if it declines (`_reset`).
+            self._fast = True
+        else:
+            self._fast = False
+            self._reset()
+
+    def _reset(self) -> None:
+        """The rest of `start`, for the llhttp path."""
         self._headers_done = False
         self._headers: RawHeaders = []
         self._body: MutableSequence[bytes] = []
@@ -230,6 +276,12 @@ class ResponseReader:
             self._set_cookies = self._location = None
         self._content_encoding = None
 
+    def _without_fast_path(self) -> None:
+        """After `start`: this response is read by llhttp whatever its bytes."""
+        if self._fast:
+            self._fast = False
+            self._reset()
+
     def start_stream(self, head: bool, chunks: MutableSequence[bytes]) -> None:
         """Prepare for a streamed response: `feed` returns it at the end of its headers,
         with an empty body, and appends the body pieces to `chunks` as they are parsed
@@ -237,6 +289,7 @@ class ResponseReader:
         already complete). A streamed body has no bound: the reader of `chunks` decides.
         """
         self.start(head, NO_BODY_LIMIT)
+        self._without_fast_path()
         self._body = chunks
         self._stream = _HEAD_PENDING
 
@@ -256,6 +309,7 @@ class ResponseReader:
             self.start_stream(head, body)
         else:
             self.start(head, self._max_body)
+            self._without_fast_path()  # the final response follows in the same bytes
         self.started = started
         if self._exact:
             self._watch = watch  # still inside a large feed: keep counting header bytes
@@ -369,6 +423,14 @@ class ResponseReader:
             RemoteProtocolError: the bytes are not a valid HTTP/1.1 response.
             ResponseTooLarge: the body is larger than `max_body`.
         """
+        if self._fast:  # the first bytes of a response: perhaps all of it, plainly framed
+            self._fast = False
+            raw = _parse_complete(data, self._max_body, self._max_header_bytes, MAX_HEADERS)
+            if raw is not None:
+                self.started = self._complete = True
+                self._keep_alive = raw.keep_alive
+                return raw
+            self._reset()
         self.started = True
         size = len(data)
         # -1: nothing to count in this feed (nearly always); -2: count the body at the

@@ -405,7 +405,19 @@ class HttpSession(RequestVerbs, RequestWriter):
             pool = self._pool
             connection = pool.take_idle(origin)
             if connection is None:
-                raw, connection = await_(self._exchange_fresh(call, timeouts, None))
+                # A new connection: the connect is awaited through the bridge, then the
+                # response is parked for as on a reused one, so that it is timed in the
+                # callback that completes it, not a loop turn later (a user's first request).
+                connection = await_(pool.connect(origin, timeouts[0]))
+                try:
+                    connection.send_to(
+                        current_worker(), call.wire, call.head, timeouts[1], self._max_body
+                    )
+                    raw = park()
+                except BaseException as exc:
+                    pool.discard(connection)
+                    self._note_interrupted(exc)
+                    raise
             else:
                 # The worker itself waits for the response: the connection's callback resumes
                 # it directly, with no Future and no Task step (see `_bridge`, "Parking").

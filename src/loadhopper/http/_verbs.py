@@ -1,7 +1,9 @@
 """requests' verbs (`get`, `post`...), their awaitable twins, `rest` and `rename_request`.
 
 A mixin so that the session file holds the request machinery and this one the API surface.
-Every verb is one call into `request` or `arequest`, which do the work.
+Every verb is one call into `request` or `arequest`, which do the work. The blocking `get`
+and `post` pass their arguments by name when no others were given: a call that spreads an
+empty `**kwargs` builds and merges a dict, about half a microsecond on every request.
 """
 
 from __future__ import annotations
@@ -39,12 +41,16 @@ class RequestVerbs:
 
     def get(self, url: str, params: Params = None, **kwargs: Unpack[BodyOptions]) -> Response:
         """GET `url`, with an optional query from `params`."""
+        if not kwargs:
+            return self.request("GET", url, params=params)
         return self.request("GET", url, params=params, **kwargs)
 
     def post(
         self, url: str, data: Data = None, json: Any = None, **kwargs: Unpack[QueryOptions]
     ) -> Response:
         """POST `data` (a dict is sent as a form) or `json` to `url`."""
+        if not kwargs:
+            return self.request("POST", url, data=data, json=json)
         return self.request("POST", url, data=data, json=json, **kwargs)
 
     def put(self, url: str, data: Data = None, **kwargs: Unpack[PutOptions]) -> Response:

@@ -46,7 +46,7 @@ import inspect
 import itertools
 import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 import greenlet
 
@@ -515,11 +515,13 @@ def _run_tasks(
     """
     user = taskset.user
     while True:
-        parks = _parks()
+        # The worker's count of parks, read without keeping the worker in this frame (see
+        # `_bridge._serve`): it moved if the task did I/O.
+        parks = _getcurrent().parks
         result = task(*args)
         if result is not None:
             return (result, None, None)
-        if _parks() == parks:
+        if _getcurrent().parks == parks:
             return None
         if user._state is not UserState.RUNNING or taskset._task_queue:
             return None
@@ -538,9 +540,9 @@ def _run_tasks(
         args = target_args
 
 
-def _parks() -> int:
-    """How many times the calling worker has parked (it did I/O if the count moved)."""
-    return cast(Worker, greenlet.getcurrent()).parks
+# The calling worker (a `_bridge.Worker`: only workers run `_run_tasks`), called directly
+# rather than through a typed helper: the task loop reads it twice per task.
+_getcurrent: Callable[[], Worker] = greenlet.getcurrent
 
 
 # The modules whose wait functions are loadhopper's own (between, constant, poisson, ...):
