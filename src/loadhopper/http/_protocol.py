@@ -121,7 +121,7 @@ _parse_complete: FastParse = _loaded or _decline
 
 
 def fast_path_enabled() -> bool:
-    """Whether responses are read by the C fast path (for `--version` and the tests)."""
+    """Whether responses are read by the C fast path (the tests ask; the README explains)."""
     return _FAST
 
 
