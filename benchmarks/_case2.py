@@ -46,6 +46,7 @@ from _tails import (
 from _targets import Target, own_target
 from _tool_run import RunStatus, ToolRun, run_tool, skipped
 from _tools import Availability, LoadSpec, Tool
+from loadhopper.http import connect_port_range, port_budget_warning
 
 __all__ = ["CASE2_TOOLS", "Case2Result", "Case2Row", "run_case2"]
 
@@ -55,6 +56,8 @@ WAIT_TIME = "between(2, 5)"
 MEAN_WAIT_SECONDS = 3.5  # the mean of between(2, 5)
 # Issue 12: users start at 2,000 a second, whatever their number.
 SPAWN_RATE = 2000.0
+# The source addresses loadhopper spreads its connections over past the port budget.
+LOOPBACK_SOURCES = "127.0.0.1-127.0.0.4"
 # After the ramp, the last users' first requests (sent on spawn) still bunch up until each has
 # waited once: up to 5 s. Plus a second of margin.
 SETTLE_SECONDS = 6.0
@@ -211,6 +214,19 @@ def _measure(
     )
 
 
+def _source_flags(users: int) -> tuple[str, ...]:
+    """`--local-ips` for loadhopper when one source address would run out of cheap ports.
+
+    Past about 14,000 connections from one address Linux's connect() scans the ports in use
+    (loadhopper's `http/_source.py`); that cost is the machine's, not the generator's, and
+    loadhopper's answer to it is this flag. The target is on loopback, where all of
+    127.0.0.0/8 is local. Locust has no such flag.
+    """
+    if port_budget_warning(users, None, connect_port_range()) is None:
+        return ()
+    return ("--local-ips", LOOPBACK_SOURCES)
+
+
 def _take_record(target: Target) -> Record | None:
     """The target's service record since the last take, or None when it cannot give one."""
     try:
@@ -276,7 +292,16 @@ def run_case2(
     target_dir.mkdir()
     rows = []
     with own_target(target_dir, target_cpu, TRUE_LATENCY_MS) as target:
-        spec = LoadSpec(target.url, users, spawn_rate, seconds, locustfiles, UserClass.FAST)
+        spec = LoadSpec(
+            target.url, users, spawn_rate, seconds, locustfiles, UserClass.FAST,
+            _source_flags(users),
+        )  # fmt: skip
+        if spec.loadhopper_flags:
+            print(
+                f"case2: {users} users are past one address's cheap local ports; loadhopper "
+                f"gets {' '.join(spec.loadhopper_flags)} (Locust has no such flag)",
+                flush=True,
+            )
         baseline = LoadSpec(target.url, 1, 1.0, BASELINE_SECONDS, locustfiles, UserClass.FAST)
         for tool in (t for t in tools if t in CASE2_TOOLS):
             if not available[tool].ok:

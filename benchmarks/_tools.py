@@ -59,6 +59,7 @@ class LoadSpec:
         seconds: the run time.
         locustfiles: the locustfile each user class runs.
         loadhopper_class: which of those locustfiles loadhopper runs.
+        loadhopper_flags: flags only loadhopper gets (e.g. `--local-ips`, which Locust lacks).
     """
 
     host: str
@@ -67,6 +68,7 @@ class LoadSpec:
     seconds: int
     locustfiles: Mapping[UserClass, Path]
     loadhopper_class: UserClass
+    loadhopper_flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +132,10 @@ def build(tool: Tool, spec: LoadSpec, workdir: Path) -> Invocation:
     if tool is Tool.LOADHOPPER:
         locustfile = spec.locustfiles[spec.loadhopper_class]
         base = workdir / "loadhopper"  # --json-file BASE writes BASE.json, as Locust does
-        argv = [str(_BIN / "loadhopper"), "-f", str(locustfile), *common, "--json-file", str(base)]
+        argv = [
+            str(_BIN / "loadhopper"), "-f", str(locustfile), *common, *spec.loadhopper_flags,
+            "--json-file", str(base),
+        ]  # fmt: skip
         return Invocation(tool, argv, base.with_suffix(".json"))
     user_class = UserClass.HTTP if tool is Tool.LOCUST_HTTP else UserClass.FAST
     prefix = workdir / tool.value

@@ -2,8 +2,8 @@
 
 Routes: `GET /` (index), `POST /create` (returns a new id as text), `POST /{id}/update`
 (303 to `/{id}`), `GET /{id}`, `GET /{id}/delete` (303 to `/`), plus `GET /fail` (500),
-`GET /delay` (answers after 30 ms) and `GET /slow` (answers only when the test releases it,
-for stop-timeout tests).
+`GET /delay` (answers after 30 ms), `GET /peer` (the client's address as the body) and
+`GET /slow` (answers only when the test releases it, for stop-timeout tests).
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, b"cats index")
         elif self.path == "/fail":
             self._send(500, b"boom")
+        elif self.path == "/peer":
+            self._send(200, self.client_address[0].encode())
         elif self.path == "/delay":
             time.sleep(0.03)  # many requests are on the wire at any moment, as at a stop
             self._send(200, b"late")

@@ -47,7 +47,7 @@ from loadhopper.cli._parser import build_parser
 from loadhopper.cli._task_ratio import format_task_ratios, task_ratio_json
 from loadhopper.cli._validation import arrival_plan_of, check_options, check_run
 from loadhopper.distributed import MasterRunner
-from loadhopper.http import BodyLimits
+from loadhopper.http import BodyLimits, connect_port_range, parse_local_ips, port_budget_warning
 from loadhopper.report import RunInfo, report_spectra
 from loadhopper.runtime import (
     Environment,
@@ -277,6 +277,12 @@ def run_test(env: Environment, options: Options, argv: Sequence[str] = ()) -> in
     With `--processes` or `--ray` the runner is a master over workers (see
     `_distributed.py`); `argv` is what a Ray worker parses to become a copy of this run.
     """
+    if options.ray is None and not options.worker and options.num_users:
+        # One machine makes every connection (with --processes too): warn before the ramp
+        # runs into the kernel's port search (see `http/_source.py`).
+        warning = port_budget_warning(options.num_users, env.source_addresses, connect_port_range())
+        if warning is not None:
+            logger.warning(warning)
     if options.processes is not None or options.ray is not None:
         # Before anything else: --processes forks here, before any event loop exists.
         env.runner = distributed_runner(env, options, argv)
@@ -347,6 +353,7 @@ def _environment(locustfile: Locustfile, options: Options) -> Environment:
         body_limits=BodyLimits(
             max_body_size=options.max_body_size, max_decoded_size=options.max_decoded_size
         ),
+        source_addresses=None if options.local_ips is None else parse_local_ips(options.local_ips),
     )
     if options.equal_weights:
         env.assign_equal_weights()

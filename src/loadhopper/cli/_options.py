@@ -74,6 +74,7 @@ class Options:
     strict_locust: bool = False
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     max_decoded_size: int = DEFAULT_MAX_DECODED_SIZE
+    local_ips: str | None = None
     show_task_ratio: bool = False
     show_task_ratio_json: bool = False
     loglevel: str = "INFO"

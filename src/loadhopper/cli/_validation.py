@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from loadhopper._exceptions import ConfigError
 from loadhopper.cli._options import Options
 from loadhopper.cli._outputs import html_path, json_path
+from loadhopper.http import parse_local_ips
 from loadhopper.runtime import Environment, Locustfile
 from loadhopper.runtime._arrival import DEFAULT_MAX_USERS, ArrivalPlan
 from loadhopper.user import HttpUser
@@ -94,6 +95,11 @@ def check_options(options: Options) -> None:
     _check_load(options)
     _check_times(options)
     _check_ranges(options)
+    if options.local_ips is not None:
+        try:
+            parse_local_ips(options.local_ips)
+        except ValueError as exc:
+            raise ConfigError(f"{exc}.") from None
     _check_tags("-T/--tags", options.tags, allow_empty=False)
     _check_tags("-E/--exclude-tags", options.exclude_tags, allow_empty=True)
     _check_outputs(options)

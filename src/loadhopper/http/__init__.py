@@ -9,6 +9,12 @@ from loadhopper.http._limits import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_DECODED_S
 from loadhopper.http._prepared import PreparedRequest
 from loadhopper.http._response import Response
 from loadhopper.http._session import HttpSession
+from loadhopper.http._source import (
+    SourceAddresses,
+    connect_port_range,
+    parse_local_ips,
+    port_budget_warning,
+)
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
@@ -21,4 +27,8 @@ __all__ = [
     "RequestSink",
     "Response",
     "ResponseContextManager",
+    "SourceAddresses",
+    "connect_port_range",
+    "parse_local_ips",
+    "port_budget_warning",
 ]

@@ -16,14 +16,17 @@ errors never leak past this module, and a failure to reach a proxy names the pro
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import ssl
+from collections.abc import Callable
 
 from loadhopper._exceptions import ConnectError, ConnectTimeout, NameResolutionError, TLSError
 from loadhopper.http._connection import Connection, Deadline
 from loadhopper.http._limits import DEFAULT_MAX_BODY_SIZE
 from loadhopper.http._protocol import DEFAULT_MAX_HEADER_BYTES, RawResponse
 from loadhopper.http._proxy import Proxy
+from loadhopper.http._source import SourceAddresses, route_from
 from loadhopper.http._tls import TLSSettings, tls_context
 from loadhopper.http._tunnel import open_tunnel
 
@@ -86,10 +89,13 @@ async def open_connection(
     connect_timeout: float | None,
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
     proxy: Proxy | None = None,
+    source: SourceAddresses | None = None,
 ) -> Connection:
     """Open a connection to `host:port` (TLS when `scheme` is "https"), maybe via `proxy`.
 
     The connect timeout bounds all of it: TCP, the CONNECT exchange and the TLS handshake.
+    With `source`, the TCP connection (to the origin or the proxy) is made from the next of
+    its addresses (`--local-ips`).
 
     Raises:
         NameResolutionError, ConnectError, TLSError, ConnectTimeout: as their names say;
@@ -100,22 +106,19 @@ async def open_connection(
     try:
         async with asyncio.timeout(connect_timeout):
             if proxy is None:
-                _, connection = await loop.create_connection(
-                    lambda: Connection(loop, max_header_bytes),
-                    host,
-                    port,
-                    ssl=context,
-                    server_hostname=host if context is not None else None,
+                connection = await _tcp(
+                    lambda: Connection(loop, max_header_bytes), host, port, source, context, host
                 )
             elif context is None:
                 prefix = absolute_prefix(host, port)
-                _, connection = await loop.create_connection(
+                connection = await _tcp(
                     lambda: ForwardConnection(loop, max_header_bytes, prefix, proxy.authorization),
                     proxy.host,
                     proxy.port,
+                    source,
                 )
             else:
-                connection = await _tunnelled(proxy, host, port, context, max_header_bytes)
+                connection = await _tunnelled(proxy, host, port, context, max_header_bytes, source)
     except socket.gaierror as exc:
         name = host if proxy is None else proxy.host
         what = "host" if proxy is None else "proxy host"
@@ -143,12 +146,63 @@ async def open_connection(
     return connection
 
 
-async def _tunnelled(
-    proxy: Proxy, host: str, port: int, context: ssl.SSLContext, max_header_bytes: int
+async def _tcp(
+    factory: Callable[[], Connection],
+    host: str,
+    port: int,
+    source: SourceAddresses | None,
+    context: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
 ) -> Connection:
-    """A TLS connection to `host:port` inside a CONNECT tunnel through `proxy`."""
+    """A connection over TCP to `host:port` (TLS with `context`), from the next address of
+    `source` when given (`--local-ips`)."""
     loop = asyncio.get_running_loop()
-    transport = await open_tunnel(proxy, host, port)
+    hostname = server_hostname if context is not None else None
+    if source is None:
+        _, connection = await loop.create_connection(
+            factory, host, port, ssl=context, server_hostname=hostname
+        )
+        return connection
+    address, local = await route_from(source, host, port)
+    try:
+        _, connection = await loop.create_connection(
+            factory, address, port, local_addr=(local, 0), ssl=context, server_hostname=hostname
+        )
+    except OSError as exc:
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise ConnectError(_unusable_source(local, exc)) from exc
+        raise
+    return connection
+
+
+def _unusable_source(local: str, exc: OSError) -> str:
+    return (
+        f"cannot send from the source address {local} ({exc.strerror}); "
+        "--local-ips must name addresses of this machine"
+    )
+
+
+async def _tunnelled(
+    proxy: Proxy,
+    host: str,
+    port: int,
+    context: ssl.SSLContext,
+    max_header_bytes: int,
+    source: SourceAddresses | None,
+) -> Connection:
+    """A TLS connection to `host:port` inside a CONNECT tunnel through `proxy` (from the next
+    address of `source` when given)."""
+    loop = asyncio.get_running_loop()
+    if source is None:
+        transport = await open_tunnel(proxy, host, port)
+    else:
+        address, local = await route_from(source, proxy.host, proxy.port)
+        try:
+            transport = await open_tunnel(proxy, host, port, (address, local))
+        except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise ConnectError(_unusable_source(local, exc)) from exc
+            raise
     connection = Connection(loop, max_header_bytes)
     try:
         secure = await loop.start_tls(transport, connection, context, server_hostname=host)

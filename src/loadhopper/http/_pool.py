@@ -27,6 +27,7 @@ from loadhopper.http._connect import open_connection
 from loadhopper.http._connection import Connection
 from loadhopper.http._protocol import DEFAULT_MAX_HEADER_BYTES
 from loadhopper.http._proxy import ProxiesArg, ProxyMap, SessionProxies, parse_proxies
+from loadhopper.http._source import SourceAddresses
 from loadhopper.http._tls import CertArg, TLSSettings, VerifyArg, merge_tls, tls_settings
 
 __all__ = ["ConnectionPool", "Origin", "Route"]
@@ -63,9 +64,11 @@ class ConnectionPool:
         max_header_bytes: the largest response header section accepted.
         cert: the default client certificate (see `cert`).
         proxies: the default proxies (see `proxies`).
+        source: the local addresses new connections are made from (`--local-ips`); None
+            for the kernel's choice.
     """
 
-    __slots__ = ("_default", "_generation", "_idle", "_max_header_bytes", "_proxies")
+    __slots__ = ("_default", "_generation", "_idle", "_max_header_bytes", "_proxies", "_source")
 
     def __init__(
         self,
@@ -74,8 +77,10 @@ class ConnectionPool:
         *,
         cert: CertArg | None = None,
         proxies: ProxiesArg | None = None,
+        source: SourceAddresses | None = None,
     ) -> None:
         self._max_header_bytes = max_header_bytes
+        self._source = source
         self._idle: dict[_Key, list[Connection]] = {}
         # In-use connections are not tracked (a set add and discard per request). Instead each
         # connection carries the generation it was opened in, and close() starts a new one: a
@@ -199,6 +204,7 @@ class ConnectionPool:
             connect_timeout,
             self._max_header_bytes,
             None if proxies is None else proxies.select(origin.scheme, origin.host),
+            self._source,
         )
         connection.generation = generation
         return connection

@@ -72,6 +72,7 @@ from loadhopper.http._pool import ConnectionPool, Origin, Route
 from loadhopper.http._protocol import DEFAULT_MAX_HEADER_BYTES, RawResponse
 from loadhopper.http._proxy import ProxiesArg, SessionProxies
 from loadhopper.http._response import Response, StrictResponse, status_error
+from loadhopper.http._source import SourceAddresses
 from loadhopper.http._stream import BodyStream
 from loadhopper.http._streamed import (
     StreamedResponse,
@@ -137,6 +138,8 @@ class HttpSession(RequestVerbs, RequestWriter):
         strict_locust: fail where Locust's HttpSession fails (`--strict-locust`): a path
             without a leading slash is appended to the base URL as it is, and a `with`
             block without catch_response raises LocustError.
+        source_addresses: the local addresses new connections are made from, in turn
+            (`--local-ips`); None for the kernel's choice.
 
     Attributes:
         deadline: the default `deadline=` of requests; settable.
@@ -159,6 +162,7 @@ class HttpSession(RequestVerbs, RequestWriter):
         body_limits: BodyLimits | None = None,
         deadline: float | None = None,
         strict_locust: bool = False,
+        source_addresses: SourceAddresses | None = None,
     ) -> None:
         self.request_sink = request_sink
         self.url_namer = url_namer
@@ -173,7 +177,9 @@ class HttpSession(RequestVerbs, RequestWriter):
         if default_headers:
             self._headers.update(default_headers)
         self._timeouts = split_timeout(timeout)
-        self._pool = ConnectionPool(verify, max_header_bytes, cert=cert, proxies=proxies)
+        self._pool = ConnectionPool(
+            verify, max_header_bytes, cert=cert, proxies=proxies, source=source_addresses
+        )
         self._blocks: dict[Origin, bytes] = {}
         self._blocks_key: tuple[int, tuple[str, str] | None] = (-1, None)
         self._base: BaseURL | None = None

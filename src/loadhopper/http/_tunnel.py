@@ -78,8 +78,13 @@ class _Handshake(asyncio.Protocol):
             self.reply.set_exception(error)
 
 
-async def open_tunnel(proxy: Proxy, host: str, port: int) -> asyncio.Transport:
+async def open_tunnel(
+    proxy: Proxy, host: str, port: int, route: tuple[str, str] | None = None
+) -> asyncio.Transport:
     """A TCP transport to the proxy, tunnelled to `host:port`, ready for TLS.
+
+    `route`, when given, is (the proxy's address, the local address to connect from), as
+    `--local-ips` chose them.
 
     Raises:
         ConnectError: the proxy refused the tunnel (its status is in the message).
@@ -87,9 +92,15 @@ async def open_tunnel(proxy: Proxy, host: str, port: int) -> asyncio.Transport:
         OSError, socket.gaierror: the proxy cannot be reached (the caller translates them).
     """
     loop = asyncio.get_running_loop()
-    transport, handshake = await loop.create_connection(
-        lambda: _Handshake(loop), proxy.host, proxy.port
-    )
+    if route is None:
+        transport, handshake = await loop.create_connection(
+            lambda: _Handshake(loop), proxy.host, proxy.port
+        )
+    else:
+        address, local = route
+        transport, handshake = await loop.create_connection(
+            lambda: _Handshake(loop), address, proxy.port, local_addr=(local, 0)
+        )
     try:
         transport.write(connect_request(host, port, proxy))
         status, reason, extra = await handshake.reply

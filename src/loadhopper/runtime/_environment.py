@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from loadhopper._exceptions import LoadhopperError
-from loadhopper.http import BodyLimits
+from loadhopper.http import BodyLimits, SourceAddresses
 from loadhopper.runtime._clock import REAL_CLOCK, Clock
 from loadhopper.runtime._events import Events
 from loadhopper.stats import StatsCollector, capped_message, template_url
@@ -79,6 +79,8 @@ class Environment:
         body_limits: the default response size bounds of HTTP users (`--max-body-size`,
             `--max-decoded-size`); a User class's own `max_body_size` or
             `max_decoded_size` wins over them.
+        source_addresses: the local addresses HTTP users' connections are made from, in
+            turn (`--local-ips`); None for the kernel's choice.
         clock: where the run reads time and waits; the real clock when None (tests pass a
             `FakeClock`).
     """
@@ -101,6 +103,7 @@ class Environment:
         strict_locust: bool = False,
         body_limits: BodyLimits | None = None,
         clock: Clock | None = None,
+        source_addresses: SourceAddresses | None = None,
     ) -> None:
         self.user_classes: list[type[User]] = list(user_classes or [])
         self.shape_class = shape_class
@@ -126,6 +129,7 @@ class Environment:
         self.equal_weights = False
         self.strict_locust = strict_locust
         self.body_limits = BodyLimits() if body_limits is None else body_limits
+        self.source_addresses = source_addresses
         if events is None:
             # Custom clients fire events.request; this makes their samples reach the stats.
             # These events are this environment's own, so binding them touches no one

@@ -63,6 +63,9 @@ class HttpUser(User):
             # `--strict-locust`; read with a default, as environments built by tools or
             # tests may predate the flag.
             "strict_locust": self.environment.strict_locust,
+            # `--local-ips`: not part of UserEnvironment, so environments built by tools or
+            # tests need not have it.
+            "source_addresses": getattr(self.environment, "source_addresses", None),
         }
 
     def _body_limits(self) -> BodyLimits:
