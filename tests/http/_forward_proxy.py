@@ -25,6 +25,7 @@ class ProxyServer:
 
     port: int = 0
     connections: int = 0
+    peers: list[str] = field(default_factory=list)  # each client connection's address
     # (method, target as received, Proxy-Authorization or None), one per forwarded request
     forwarded: list[tuple[str, str, str | None]] = field(default_factory=list)
     # (authority, Proxy-Authorization or None), one per CONNECT that was accepted
@@ -55,6 +56,7 @@ class _Handler:
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.proxy.connections += 1
+        self.proxy.peers.append(writer.get_extra_info("peername")[0])
         upstream: asyncio.StreamWriter | None = None
         piping: asyncio.Task[None] | None = None
         try:

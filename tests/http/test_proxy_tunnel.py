@@ -14,6 +14,7 @@ from _pool_exchange import echoed, get, origin_of, run
 from loadhopper._exceptions import ConnectError, RemoteProtocolError
 from loadhopper.http._pool import ConnectionPool
 from loadhopper.http._proxy import Proxy, parse_proxies, parse_proxy
+from loadhopper.http._source import parse_local_ips
 from loadhopper.http._tunnel import parse_reply
 
 LOOPS = ["uvloop", "asyncio"]
@@ -67,6 +68,22 @@ def test_https_goes_through_a_connect_tunnel(tls_server: TLSSetup, loop: str) ->
     # One tunnel, reused; TLS inside it (the proxy never saw a request line).
     assert proxy.tunnels == [(f"127.0.0.1:{tls_server.server.port}", None)]
     assert proxy.forwarded == []
+
+
+def test_local_ips_apply_to_the_connection_to_the_proxy(
+    server: Server, tls_server: TLSSetup
+) -> None:
+    source = parse_local_ips("127.0.0.2-127.0.0.3")
+    with running_proxy() as proxy:
+        pool = ConnectionPool(
+            str(tls_server.ca_path),
+            proxies={"http": proxy.url, "https": proxy.url},
+            source=source,
+        )
+        forwarded = run(lambda: get(pool, origin_of(server.url), "/echo"))
+        tunnelled = run(lambda: get(pool, origin_of(tls_server.server.url), "/echo"))
+    assert (forwarded.status, tunnelled.status) == (200, 200)
+    assert proxy.peers == ["127.0.0.2", "127.0.0.3"]  # forwarded, then the CONNECT tunnel
 
 
 def test_the_tunnel_carries_basic_credentials_and_the_certificate_is_the_origins(

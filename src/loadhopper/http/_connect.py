@@ -138,6 +138,14 @@ async def open_connection(
         raise ConnectTimeout(f"no connection to {host}:{port}{via} within {limit}") from exc
     except OSError as exc:
         reason = exc.strerror or exc
+        if exc.errno == errno.EADDRNOTAVAIL:
+            # connect() found no free local port (the source address itself was checked
+            # by `route_from`): too many connections from too few addresses.
+            to = f"{host}:{port}" if proxy is None else f"the proxy {proxy.address}"
+            raise ConnectError(
+                f"no local port is free for another connection to {to} ({reason}); spread "
+                "the connections with --local-ips or widen net.ipv4.ip_local_port_range"
+            ) from exc
         if proxy is None:
             message = f"cannot connect to {host}:{port} ({reason}); is the server running?"
         else:
@@ -164,22 +172,10 @@ async def _tcp(
         )
         return connection
     address, local = await route_from(source, host, port)
-    try:
-        _, connection = await loop.create_connection(
-            factory, address, port, local_addr=(local, 0), ssl=context, server_hostname=hostname
-        )
-    except OSError as exc:
-        if exc.errno == errno.EADDRNOTAVAIL:
-            raise ConnectError(_unusable_source(local, exc)) from exc
-        raise
-    return connection
-
-
-def _unusable_source(local: str, exc: OSError) -> str:
-    return (
-        f"cannot send from the source address {local} ({exc.strerror}); "
-        "--local-ips must name addresses of this machine"
+    _, connection = await loop.create_connection(
+        factory, address, port, local_addr=(local, 0), ssl=context, server_hostname=hostname
     )
+    return connection
 
 
 async def _tunnelled(
@@ -196,13 +192,9 @@ async def _tunnelled(
     if source is None:
         transport = await open_tunnel(proxy, host, port)
     else:
-        address, local = await route_from(source, proxy.host, proxy.port)
-        try:
-            transport = await open_tunnel(proxy, host, port, (address, local))
-        except OSError as exc:
-            if exc.errno == errno.EADDRNOTAVAIL:
-                raise ConnectError(_unusable_source(local, exc)) from exc
-            raise
+        transport = await open_tunnel(
+            proxy, host, port, await route_from(source, proxy.host, proxy.port)
+        )
     connection = Connection(loop, max_header_bytes)
     try:
         secure = await loop.start_tls(transport, connection, context, server_hostname=host)

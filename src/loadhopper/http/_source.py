@@ -51,7 +51,7 @@ class SourceAddresses:
     they spread evenly over the addresses.
     """
 
-    __slots__ = ("_by_family", "_next", "spec")
+    __slots__ = ("_by_family", "_checked", "_next", "spec")
 
     def __init__(self, addresses: Sequence[str], spec: str = "") -> None:
         if not addresses:
@@ -62,6 +62,7 @@ class SourceAddresses:
             family = socket.AF_INET6 if ":" in address else socket.AF_INET
             self._by_family.setdefault(family, []).append(address)
         self._next = dict.fromkeys(self._by_family, 0)
+        self._checked: set[str] = set()
 
     @property
     def families(self) -> frozenset[int]:
@@ -80,6 +81,27 @@ class SourceAddresses:
         index = self._next[family]
         self._next[family] = (index + 1) % len(listed)
         return listed[index]
+
+    def check(self, address: str, family: int) -> None:
+        """Check once that `address` is one of this machine's, by binding a socket to it.
+
+        A connect that fails with "cannot assign requested address" then means no free
+        local port, not a foreign address: the two get different messages.
+
+        Raises:
+            ConnectError: the address cannot be bound.
+        """
+        if address in self._checked:
+            return
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((address, 0))
+            except OSError as exc:
+                raise ConnectError(
+                    f"cannot send from the source address {address} ({exc.strerror}); "
+                    "--local-ips must name addresses of this machine"
+                ) from exc
+        self._checked.add(address)
 
     def __repr__(self) -> str:
         return f"SourceAddresses({self.spec!r})"
@@ -148,7 +170,8 @@ async def route_from(source: SourceAddresses, host: str, port: int) -> tuple[str
 
     Raises:
         socket.gaierror: `host` does not resolve.
-        ConnectError: `host` has no address of a family `source` has addresses for.
+        ConnectError: `host` has no address of a family `source` has addresses for, or the
+            local address is not this machine's.
     """
     literal = _literal(host)
     if literal is not None:
@@ -160,6 +183,7 @@ async def route_from(source: SourceAddresses, host: str, port: int) -> tuple[str
     for family, address in candidates:
         local = source.take(family)
         if local is not None:
+            source.check(local, family)
             return address, local
     kinds = " and ".join(sorted(_family_name(f) for f in source.families))
     raise ConnectError(
