@@ -62,6 +62,12 @@ def test_addresses_ranges_and_networks_are_expanded_in_order() -> None:
     assert source.take(socket.AF_INET6) == "::1"
 
 
+def test_an_ipv6_range_stays_ipv6() -> None:
+    source = parse_local_ips("::1-::3")
+    assert source.count(socket.AF_INET) == 0
+    assert [source.take(socket.AF_INET6) for _ in range(3)] == ["::1", "::2", "::3"]
+
+
 def test_a_family_without_addresses_takes_none() -> None:
     assert SourceAddresses(["127.0.0.1"]).take(socket.AF_INET6) is None
 

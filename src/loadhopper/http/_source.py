@@ -129,37 +129,46 @@ def parse_local_ips(spec: str) -> SourceAddresses:
 
 
 def _expand(part: str) -> list[_Address]:
-    try:
-        if "/" in part:
+    """The addresses one comma-separated part names: an address, a range or a network."""
+    if "/" in part:
+        try:
             network = ipaddress.ip_network(part, strict=False)
-            if network.num_addresses > MAX_SOURCE_ADDRESSES:
-                raise ValueError("too many")
-            hosts: list[_Address] = list(network.hosts())
-            return hosts or [network.network_address]
-        if "-" in part:
-            first_text, _, last_text = part.partition("-")
-            first = ipaddress.ip_address(first_text.strip())
-            last = ipaddress.ip_address(last_text.strip())
-            if first.version != last.version:
-                raise ValueError("mixed")
-            count = int(last) - int(first) + 1
-            if count < 1:
-                raise ValueError(f"the range {part!r} in --local-ips ends before it starts")
-            if count > MAX_SOURCE_ADDRESSES:
-                raise ValueError("too many")
-            return [ipaddress.ip_address(int(first) + offset) for offset in range(count)]
-        return [ipaddress.ip_address(part)]
-    except ValueError as exc:
-        if str(exc).startswith("the range"):
-            raise
-        if str(exc) == "too many":
-            raise ValueError(
-                f"{part!r} in --local-ips names more than {MAX_SOURCE_ADDRESSES:,} addresses"
-            ) from None
-        raise ValueError(
-            f"{part!r} in --local-ips is not an IP address, a range (127.0.0.1-127.0.0.4) "
-            "or a network (127.0.0.0/30)"
-        ) from None
+        except ValueError:
+            raise ValueError(_not_an_address(part)) from None
+        if network.num_addresses > MAX_SOURCE_ADDRESSES:
+            raise ValueError(_too_many(part))
+        hosts: list[_Address] = list(network.hosts())
+        return hosts or [network.network_address]
+    if "-" in part:
+        first_text, _, last_text = part.partition("-")
+        first, last = _address(first_text, part), _address(last_text, part)
+        if first.version != last.version:
+            raise ValueError(_not_an_address(part))
+        count = int(last) - int(first) + 1
+        if count < 1:
+            raise ValueError(f"the range {part!r} in --local-ips ends before it starts")
+        if count > MAX_SOURCE_ADDRESSES:
+            raise ValueError(_too_many(part))
+        return [first + offset for offset in range(count)]  # the family is kept
+    return [_address(part, part)]
+
+
+def _address(text: str, part: str) -> _Address:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        raise ValueError(_not_an_address(part)) from None
+
+
+def _not_an_address(part: str) -> str:
+    return (
+        f"{part!r} in --local-ips is not an IP address, a range (127.0.0.1-127.0.0.4) "
+        "or a network (127.0.0.0/30)"
+    )
+
+
+def _too_many(part: str) -> str:
+    return f"{part!r} in --local-ips names more than {MAX_SOURCE_ADDRESSES:,} addresses"
 
 
 async def route_from(source: SourceAddresses, host: str, port: int) -> tuple[str, str]:
