@@ -15,12 +15,14 @@ import asyncio
 import gzip
 import json
 import socket
+import socketserver
 import ssl
 import struct
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -469,3 +471,22 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+@contextmanager
+def threaded_server(
+    handler: type[socketserver.BaseRequestHandler],
+    server_class: type[socketserver.TCPServer] = socketserver.ThreadingTCPServer,
+) -> Iterator[str]:
+    """Serve `handler` on 127.0.0.1 from a thread (one more thread per connection); yields
+    the base URL, and stops the server after."""
+    server = server_class(("127.0.0.1", 0), handler)
+    server.daemon_threads = True  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

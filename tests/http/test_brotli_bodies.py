@@ -4,13 +4,12 @@ whole or streamed, and advertised only because the brotli package is installed h
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import brotli
 import pytest
-from _loopback import Recorder, run_blocking, text_body
+from _loopback import Recorder, run_blocking, text_body, threaded_server
 
 from loadhopper._exceptions import RemoteProtocolError, ResponseTooLarge
 from loadhopper.http import BodyLimits, HttpSession, _brotli
@@ -59,14 +58,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def br_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with threaded_server(_Handler, http.server.ThreadingHTTPServer) as url:
+        yield url
 
 
 def test_br_is_advertised_when_brotli_is_installed(br_url: str, sink: Recorder) -> None:

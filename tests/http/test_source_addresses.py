@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import socket
 import socketserver
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _loopback import Recorder, run_blocking
+from _loopback import Recorder, run_blocking, threaded_server
 
 from loadhopper.http import (
     HttpSession,
@@ -41,13 +40,8 @@ class _PeerEcho(socketserver.BaseRequestHandler):
 
 @pytest.fixture(scope="module")
 def peer_echo() -> Iterator[str]:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _PeerEcho)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with threaded_server(_PeerEcho) as url:
+        yield url
 
 
 # --- parsing -------------------------------------------------------------------------------
