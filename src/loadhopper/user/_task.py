@@ -175,13 +175,15 @@ def collect_tasks(cls: type, *, interleave: bool) -> TaskTable:
 class TaskPicker:
     """Weighted random choice over a task table, by bisection on cumulative weights."""
 
-    __slots__ = ("_cumulative", "_tasks", "_total")
+    __slots__ = ("_cumulative", "_tasks", "_total", "only")
 
     def __init__(self, table: TaskTable) -> None:
         live = [(t, w) for t, w in table if w > 0]
         self._tasks: tuple[Task, ...] = tuple(t for t, _ in live)
         self._cumulative: list[float] = list(itertools.accumulate(w for _, w in live))
         self._total = self._cumulative[-1] if live else 0.0
+        # The task when there is exactly one (there is nothing to draw), else None.
+        self.only: Task | None = self._tasks[0] if len(self._tasks) == 1 else None
 
     def __bool__(self) -> bool:
         return bool(self._tasks)

@@ -241,6 +241,9 @@ class TaskSet:
     def get_next_task(self) -> Task:
         """Pick the next task by weight."""
         picker = self._picker
+        only = picker.only  # one task: no draw (nor two calls) per task
+        if only is not None:
+            return only
         if not picker.tasks:
             raise NoTasksError(self._holder_name())
         return picker.pick()
@@ -558,7 +561,7 @@ def _is_builtin_wait(fn: object) -> bool:
 def _pacing(taskset: TaskSet) -> Pacing | None:
     """The pacing of this TaskSet's waits (constant_pacing / constant_throughput), if any."""
     method = type(taskset).wait_time
-    if method is not TaskSet.wait_time and method is not DefaultTaskSet.wait_time:
+    if method is not TaskSet.wait_time:
         return pacing_of(method)
     return pacing_of(getattr(taskset.user, "wait_time", None))
 
@@ -571,7 +574,7 @@ def _wait_is_user_code(taskset: TaskSet) -> bool:
     every user, so it is called like a task. Missing waits stay direct: they raise.
     """
     method = type(taskset).wait_time
-    if method is not TaskSet.wait_time and method is not DefaultTaskSet.wait_time:
+    if method is not TaskSet.wait_time:
         return not _is_builtin_wait(method)
     user_wait = getattr(taskset.user, "wait_time", None)
     return user_wait is not None and not _is_builtin_wait(user_wait)
@@ -635,10 +638,6 @@ class DefaultTaskSet(TaskSet):
         self._tags = holder_tags(type(user), frozenset())
         self._task_queue = None
         self._picker = user.environment.task_filter.picker(type(user), self._tags)
-
-    def wait_time(self) -> float:
-        """The user's wait time."""
-        return TaskSet.wait_time(self)
 
     def _task_target(self) -> Any:
         return self.user
