@@ -34,6 +34,7 @@ from _metrics import (
     steady_window,
 )
 from _process import Probe
+from _steal import read_steal, stolen_seconds
 from _tails import (
     NO_TAILS,
     Record,
@@ -93,8 +94,13 @@ class Case2Row:
             a second: the raw series the achieved rate comes from, kept for the JSON.
         tool_tails: the tool's own percentiles over the whole run.
         target_tails: the target's service times over the whole run.
+        target_from_socket: the whole run's requests timed by the target from their
+            arrival in its socket (its wait to read them included): all the target took.
         target_ramp: the target's service times of requests that arrived during the ramp.
         target_steady: the target's service times in the steady window.
+        generator_steal_seconds: CPU time the hypervisor took from the generator's CPU
+            during the run (`_steal.py`); None where the system does not say.
+        target_steal_seconds: the same for the target's CPU.
     """
 
     tool: Tool
@@ -117,8 +123,11 @@ class Case2Row:
     target_counts: tuple[tuple[float, int], ...] = ()
     tool_tails: Tails = NO_TAILS
     target_tails: Tails = NO_TAILS
+    target_from_socket: Tails = NO_TAILS
     target_ramp: Tails = NO_TAILS
     target_steady: Tails = NO_TAILS
+    generator_steal_seconds: float | None = None
+    target_steal_seconds: float | None = None
 
     @property
     def achieved_fraction(self) -> float | None:
@@ -150,8 +159,14 @@ def _empty_row(run: ToolRun, offered: float, context: str = "") -> Case2Row:
 
 
 def _measure(
-    tool: Tool, spec: LoadSpec, baseline: LoadSpec, target: Target, workdir: Path, cpu: int | None
+    tool: Tool,
+    spec: LoadSpec,
+    baseline: LoadSpec,
+    target: Target,
+    workdir: Path,
+    cpus: tuple[int | None, int | None],
 ) -> Case2Row:
+    cpu, target_cpu = cpus
     offered = offered_rate(spec.users, MEAN_WAIT_SECONDS, TRUE_LATENCY_MS / 1000.0)
     print(f"case2: {tool.label}: one-user baseline for {baseline.seconds} s ...", flush=True)
     base_run = run_tool(tool, baseline, workdir, cpu, "case2-baseline")
@@ -163,7 +178,9 @@ def _measure(
     print(f"case2: {tool.label}: {spec.users} users for {spec.seconds} s ...", flush=True)
     # A probe a second, so that the steady window (known only afterwards) has probes in it.
     probe_at = [float(second) for second in range(1, spec.seconds + 10)]
+    steal_before = read_steal()
     run = run_tool(tool, spec, workdir, cpu, "case2", probe_at, target.request_count)
+    steal_after = read_steal()
     time.sleep(0.6)  # let the target report its final count
     if run.status is not RunStatus.OK or run.measured is None or run.summary is None:
         return _empty_row(run, offered)
@@ -207,10 +224,13 @@ def _measure(
         ),
         tool_tails=_tool_tails(tool, workdir),
         target_tails=record.whole() if record else NO_TAILS,
+        target_from_socket=record.whole_from_socket() if record else NO_TAILS,
         target_ramp=tails_of(record.between(ramp_start, ramp_end)) if record else NO_TAILS,
         target_steady=(
             tails_of(record.between(window.start, window.end)) if record and window else NO_TAILS
         ),
+        generator_steal_seconds=stolen_seconds(steal_before, steal_after, cpu),
+        target_steal_seconds=stolen_seconds(steal_before, steal_after, target_cpu),
     )
 
 
@@ -291,7 +311,7 @@ def run_case2(
     target_dir = workdir / "target2"
     target_dir.mkdir()
     rows = []
-    with own_target(target_dir, target_cpu, TRUE_LATENCY_MS) as target:
+    with own_target(target_dir, target_cpu, TRUE_LATENCY_MS, stamps=True) as target:
         spec = LoadSpec(
             target.url, users, spawn_rate, seconds, locustfiles, UserClass.FAST,
             _source_flags(users),
@@ -308,7 +328,7 @@ def run_case2(
                 print(f"case2: skipping {tool.label}: {available[tool].detail}")
                 rows.append(_empty_row(skipped(tool, available[tool].detail), offered))
                 continue
-            rows.append(_measure(tool, spec, baseline, target, workdir, generator_cpu))
+            rows.append(_measure(tool, spec, baseline, target, workdir, cpus))
     return Case2Result(
         users=users,
         seconds=seconds,

@@ -71,10 +71,13 @@ def tails_of(seconds: Sequence[float]) -> Tails:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """The target's record of one run: arrival epoch seconds and service seconds, paired."""
+    """The target's record of one run, paired by request: arrival epoch seconds, service
+    seconds (request complete to response written) and wait seconds (the kernel's receive
+    stamp of the request's first bytes to the target reading them; NaN without a stamp)."""
 
     arrivals: Sequence[float]
     services: Sequence[float]
+    waits: Sequence[float]
 
     def between(self, start: float, end: float) -> list[float]:
         """Service times of the requests that arrived in [start, end)."""
@@ -83,6 +86,13 @@ class Record:
     def whole(self) -> Tails:
         """Every request of the run."""
         return tails_of(self.services)
+
+    def whole_from_socket(self) -> Tails:
+        """Every request of the run, timed from its arrival in the target's socket (wait +
+        service): everything the target took. NO_TAILS when a wait is unknown."""
+        if any(math.isnan(w) for w in self.waits):
+            return NO_TAILS
+        return tails_of([s + w for s, w in zip(self.services, self.waits, strict=True)])
 
 
 def fetch_record(base_url: str) -> Record:
@@ -96,8 +106,8 @@ def fetch_record(base_url: str) -> Record:
         base_url + RECORD_PATH.decode(), timeout=_FETCH_TIMEOUT
     ) as response:
         body = response.read()
-    arrivals, services = read_record(body)
-    return Record(arrivals, services)
+    arrivals, services, waits = read_record(body)
+    return Record(arrivals, services, waits)
 
 
 def _ms(row: dict[str, Any], key: str) -> float | None:

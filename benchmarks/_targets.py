@@ -60,6 +60,7 @@ class Target:
         kind: what serves the requests.
         url: the base URL, http://127.0.0.1:PORT.
         delay_ms: the fixed delay before each response (the true latency floor).
+        pid: the process serving (nginx's master), None when not known.
     """
 
     kind: TargetKind
@@ -67,6 +68,7 @@ class Target:
     delay_ms: float
     _port: int
     _log: _CountLog | None
+    pid: int | None = None
 
     def request_count(self) -> int | None:
         """Requests served so far, or None when the target cannot say.
@@ -165,7 +167,7 @@ def nginx_target(workdir: Path, cpu: int | None) -> Iterator[Target]:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_listening(port, process)
-        yield Target(TargetKind.NGINX, f"http://127.0.0.1:{port}", 0.0, port, None)
+        yield Target(TargetKind.NGINX, f"http://127.0.0.1:{port}", 0.0, port, None, process.pid)
     finally:
         # SIGTERM to the master (our child) stops nginx and its worker.
         stop_process(process)
@@ -182,9 +184,14 @@ def _read_counts(stream: object, log: _CountLog) -> None:
 
 
 @contextlib.contextmanager
-def own_target(workdir: Path, cpu: int | None, delay_ms: float) -> Iterator[Target]:
-    """Run `_target_server.py` (uvloop + httptools) for the block's duration."""
+def own_target(
+    workdir: Path, cpu: int | None, delay_ms: float, stamps: bool = False
+) -> Iterator[Target]:
+    """Run `_target_server.py` (uvloop + httptools) for the block's duration; with `stamps`,
+    on its stamped front end, which records each request's wait in its socket."""
     argv = [sys.executable, str(_HERE / "_target_server.py"), "--delay-ms", str(delay_ms)]
+    if stamps:
+        argv.append("--stamps")
     stderr = (workdir / "target.err").open("wb")
     with pinned(cpu):
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr)
@@ -197,7 +204,7 @@ def own_target(workdir: Path, cpu: int | None, delay_ms: float) -> Iterator[Targ
         log = _CountLog()
         reader = threading.Thread(target=_read_counts, args=(process.stdout, log), daemon=True)
         reader.start()
-        yield Target(TargetKind.OWN, f"http://127.0.0.1:{port}", delay_ms, port, log)
+        yield Target(TargetKind.OWN, f"http://127.0.0.1:{port}", delay_ms, port, log, process.pid)
     finally:
         stop_process(process)
         stderr.close()
