@@ -11,6 +11,7 @@ from pathlib import Path
 
 from _locustfiles import UserClass, write_locustfile
 from _metrics import per_cpu_second, ratio, steady_per_cpu_second
+from _steal import read_steal, stolen_seconds
 from _targets import Target, nginx_target, own_target
 from _tool_run import RunStatus, ToolRun, run_tool, skipped
 from _tools import Availability, LoadSpec, Tool
@@ -34,6 +35,8 @@ class Case1Row:
         requests_per_cpu_second: requests / cpu_seconds.
         steady_per_cpu_second: requests per CPU-second between two probes inside the run
             (target's count over the generator's CPU time), without startup and shutdown.
+        steal_seconds: CPU time the hypervisor took from the generator's CPU during the
+            run (`_steal.py`), None where the system does not say.
     """
 
     tool: Tool
@@ -46,6 +49,7 @@ class Case1Row:
     cpu_seconds: float | None
     requests_per_cpu_second: float | None
     steady_per_cpu_second: float | None
+    steal_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +87,7 @@ class Case1Result:
         return ratio(self.steady_rate(Tool.LOADHOPPER), self.steady_rate(tool))
 
 
-def _row(run: ToolRun, target_requests: int | None) -> Case1Row:
+def _row(run: ToolRun, target_requests: int | None, steal: float | None = None) -> Case1Row:
     measured, summary = run.measured, run.summary
     requests = summary.requests if summary else None
     cpu = measured.cpu_seconds if measured else None
@@ -107,21 +111,25 @@ def _row(run: ToolRun, target_requests: int | None) -> Case1Row:
         cpu_seconds=cpu,
         requests_per_cpu_second=rate,
         steady_per_cpu_second=steady,
+        steal_seconds=steal,
     )
 
 
 def _one(
     tool: Tool, spec: LoadSpec, target: Target, workdir: Path, cpu: int | None
-) -> tuple[ToolRun, int | None]:
+) -> tuple[ToolRun, int | None, float | None]:
+    """Run one tool; with the target's count of its requests and the steal on `cpu`."""
     before = target.request_count()
+    steal_before = read_steal()
     # Probes well inside the run: after every tool's startup (Locust's takes ~1 s) and
     # before its -t ends (its timer starts after startup, so spawn + seconds is still load).
     probe_at = (min(3.0, spec.seconds * 0.3), spec.seconds - 0.5) if spec.seconds >= 4 else ()
     run = run_tool(tool, spec, workdir, cpu, "case1", probe_at, target.request_count)
+    steal = stolen_seconds(steal_before, read_steal(), cpu)
     time.sleep(0.6)  # our server reports its count every 0.25 s
     after = target.request_count()
     counted = after - before if before is not None and after is not None else None
-    return run, counted
+    return run, counted, steal
 
 
 def run_case1(
@@ -161,8 +169,8 @@ def run_case1(
                 rows.append(_row(skipped(tool, available[tool].detail), None))
                 continue
             print(f"case1: running {tool.label} for {seconds} s ...", flush=True)
-            run, counted = _one(tool, spec, target, workdir, generator_cpu)
-            rows.append(_row(run, counted))
+            run, counted, steal = _one(tool, spec, target, workdir, generator_cpu)
+            rows.append(_row(run, counted, steal))
             sys.stdout.flush()
         kind = str(target.kind)
     return Case1Result(

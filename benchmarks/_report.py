@@ -32,6 +32,10 @@ __all__ = [
 # Issue 12's bars (DESIGN.md's were 5x and 25x): 10x Locust FastHttpUser, half of wrk.
 CASE1_GOALS = {Tool.LOCUST_FAST: 10.0, Tool.LOCUST_HTTP: 25.0, Tool.WRK: 0.5}
 
+# Steal above this share of a run's wall time is called out (`_steal.py`): the run's numbers
+# are then the machine's as much as the tools'.
+STEAL_WARN_SHARE = 0.01
+
 
 def _num(value: float | None, spec: str = ",.0f", missing: str = "-") -> str:
     return missing if value is None else format(value, spec)
@@ -75,6 +79,7 @@ def case1_lines(result: Case1Result) -> list[str]:
         f"{'wall s':>6} {'CPU s':>7} {'CPU%':>4} {'req/CPU-s':>10} {'steady':>10}",
     ]
     lines += [_table_row(row) for row in result.rows]
+    lines += _case1_steal(result)
     lines.append("")
     loadhopper_rate = result.rate(Tool.LOADHOPPER)
     for row in result.rows:
@@ -101,6 +106,28 @@ def case1_lines(result: Case1Result) -> list[str]:
     if loadhopper_rate is None:
         lines.append("case1 ratios: none, since loadhopper did not run")
     return lines
+
+
+def _case1_steal(result: Case1Result) -> list[str]:
+    """The steal on the generator's CPU during each tool's run: CPU time is what the ratios
+    count, and the hypervisor's is not the tool's, but a CPU shared with other guests also
+    runs each tool with colder caches, so a run with much of it is worth repeating."""
+    parts, warn = [], False
+    for row in result.rows:
+        if row.steal_seconds is None or not row.wall_seconds:
+            continue
+        share = row.steal_seconds / row.wall_seconds
+        warn = warn or share > STEAL_WARN_SHARE
+        parts.append(f"{row.tool.label} {1000 * row.steal_seconds:.0f} ms ({100 * share:.1f}%)")
+    if not parts:
+        return []
+    line = "steal on the generator's CPU (the hypervisor ran other guests): " + ", ".join(parts)
+    if warn:
+        line += (
+            f"; WARNING: past {100 * STEAL_WARN_SHARE:g}% of a run's wall time, the machine "
+            "was busy: run it again"
+        )
+    return [line]
 
 
 def _case2_line(row: Case2Row, true_latency_ms: float) -> list[str]:
@@ -136,11 +163,6 @@ def _case2_line(row: Case2Row, true_latency_ms: float) -> list[str]:
     if row.note:
         lines.append(f"      note: {row.note}")
     return lines
-
-
-STEAL_WARN_SHARE = 0.01
-"""Steal above this share of the run's wall time, on either CPU, is called out: the tails
-are then the machine's as much as the tools' (`_steal.py`)."""
 
 
 def _steal_lines(row: Case2Row) -> list[str]:

@@ -11,8 +11,9 @@ import pytest
 # benchmarks/ is a folder of scripts, not a package: its modules import each other by name.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
+from _case1 import Case1Result, Case1Row
 from _case2 import Case2Result, Case2Row
-from _report import case2_lines
+from _report import case1_lines, case2_lines
 from _steal import parse_steal, read_steal, stolen_seconds
 from _tool_run import RunStatus
 from _tools import Tool
@@ -79,3 +80,34 @@ def test_a_little_steal_is_reported_without_a_warning() -> None:
 
 def test_no_steal_line_where_the_system_does_not_say() -> None:
     assert "hypervisor" not in _text(_row(None, None))
+
+
+def _case1(steals: list[float | None]) -> str:
+    rows = tuple(
+        Case1Row(
+            tool=tool,
+            status=RunStatus.OK,
+            note="",
+            requests=100_000,
+            failures=0,
+            target_requests=100_000,
+            wall_seconds=20.0,
+            cpu_seconds=2.0,
+            requests_per_cpu_second=50_000.0,
+            steady_per_cpu_second=50_000.0,
+            steal_seconds=steal,
+        )
+        for tool, steal in zip((Tool.LOADHOPPER, Tool.WRK), steals, strict=True)
+    )
+    return "\n".join(case1_lines(Case1Result("nginx", 16, 15, 0, 1, rows, 40.0)))
+
+
+def test_case1_says_how_much_each_tools_run_lost_to_steal() -> None:
+    text = _case1([0.93, 0.05])
+    assert "steal on the generator's CPU" in text
+    assert "loadhopper 930 ms (4.7%)" in text
+    assert "wrk 50 ms (0.2%)" in text
+    assert "WARNING: past 1% of a run's wall time" in text
+    quiet = _case1([0.05, 0.02])
+    assert "loadhopper 50 ms (0.2%)" in quiet and "WARNING" not in quiet
+    assert "steal on" not in _case1([None, None])
