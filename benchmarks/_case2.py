@@ -45,6 +45,7 @@ from _tails import (
     tails_of,
 )
 from _targets import Target, own_target
+from _time_wait import time_wait_count, wait_for_time_wait
 from _tool_run import RunStatus, ToolRun, run_tool, skipped
 from _tools import Availability, LoadSpec, Tool
 from loadhopper.http import connect_port_range, port_budget_warning
@@ -65,6 +66,10 @@ SETTLE_SECONDS = 6.0
 TAIL_SECONDS = 2.0
 # The memory baseline: the same tool, same locustfile, one user.
 BASELINE_SECONDS = 5
+# Each run starts once at most this many sockets are in TIME_WAIT (an earlier run's, which
+# Linux keeps 60 s), waiting at most this long: 60 s plus the kernel's sweep.
+TIME_WAIT_LIMIT = 500
+TIME_WAIT_TIMEOUT = 75.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +179,7 @@ def _measure(
         return _empty_row(base_run, offered, "one-user baseline")
     time.sleep(0.6)
     _take_record(target)  # the baseline's requests: not this run's
+    lingering = _let_time_wait_clear(tool)
     before = target.request_count() or 0
     print(f"case2: {tool.label}: {spec.users} users for {spec.seconds} s ...", flush=True)
     # A probe a second, so that the steady window (known only afterwards) has probes in it.
@@ -192,7 +198,16 @@ def _measure(
         ramp = spec.users / spec.spawn_rate
         window = steady_window(load_start, load_end, ramp, SETTLE_SECONDS, TAIL_SECONDS)
     achieved = rate_between(samples, window.start, window.end) if window else None
-    note = run.note if window else "; ".join(filter(None, [run.note, "run too short to settle"]))
+    note = "; ".join(
+        filter(
+            None,
+            [
+                run.note,
+                None if window else "run too short to settle",
+                lingering,
+            ],
+        )
+    )
     measured = run.measured
     cpu_share, wait_share = _steady_shares(measured.probes, window)
     record = _take_record(target)
@@ -232,6 +247,23 @@ def _measure(
         generator_steal_seconds=stolen_seconds(steal_before, steal_after, cpu),
         target_steal_seconds=stolen_seconds(steal_before, steal_after, target_cpu),
     )
+
+
+def _let_time_wait_clear(tool: Tool) -> str | None:
+    """Wait (bounded) for the sockets an earlier run left in TIME_WAIT, which would crowd
+    this run's local ports (`_time_wait.py`); a note when some are left, else None."""
+    count = time_wait_count()
+    if count is None or count <= TIME_WAIT_LIMIT:
+        return None
+    print(
+        f"case2: {tool.label}: waiting up to {TIME_WAIT_TIMEOUT:.0f} s for {count:,} sockets "
+        "in TIME_WAIT (an earlier run's) to clear ...",
+        flush=True,
+    )
+    left = wait_for_time_wait(TIME_WAIT_LIMIT, TIME_WAIT_TIMEOUT)
+    if left is None or left <= TIME_WAIT_LIMIT:
+        return None
+    return f"{left:,} sockets were still in TIME_WAIT at the start (connects cost more)"
 
 
 def _source_flags(users: int) -> tuple[str, ...]:
