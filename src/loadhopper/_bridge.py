@@ -41,6 +41,15 @@ follow one another with no wait (user/_taskset.py) can run many tasks in a row f
 connection's callbacks. Cancelling the driver while the worker is parked throws the
 `CancelledError` into the worker at its `park()`, as with `await_`.
 
+Where a worker starts. greenlet copies, at each switch, whatever of the switching greenlet's
+C stack lies below the point where the target was first started (see `_stackroom.c`). A
+parked worker is resumed from a protocol callback, deep in the loop's C frames, and was
+first started from a Task step higher up: every response copied 14.6 KB of the loop's stack
+out and back in. So a worker's first switch goes through `_stackroom.call_below`, with
+`STACK_ROOM` bytes of unused stack beneath the caller: the loop's greenlet then has nothing
+below the worker's start to copy, and a switch moves only the worker's own 2 KB. Without
+the compiled module (or with LOADHOPPER_PURE_PYTHON=1) workers start where they are.
+
 This module sits below `http/` (not in `runtime/` as DESIGN.md first drew it) because the
 HTTP session's blocking methods call `await_`, and imports only flow downwards.
 """
@@ -48,6 +57,7 @@ HTTP session's blocking methods call `await_`, and imports only flow downwards.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Awaitable, Callable
 from contextvars import Context
@@ -64,6 +74,24 @@ from loadhopper._exceptions import BridgeError
 # step, so it marks the driver's Task as current for that time.
 _enter_task = asyncio.tasks._enter_task
 _leave_task = asyncio.tasks._leave_task
+
+STACK_ROOM = 64 * 1024
+"""Bytes of stack reserved beneath a worker's first switch: several times the 14.6 KB that
+a protocol callback runs below a Task step under uvloop, and address space only."""
+
+
+def _load_call_below() -> Callable[..., Any] | None:
+    """`_stackroom.call_below`, or None without it (see "Where a worker starts")."""
+    if os.environ.get("LOADHOPPER_PURE_PYTHON"):
+        return None
+    try:
+        from loadhopper._stackroom import call_below
+    except ImportError:  # built without a compiler: workers start where they are
+        return None
+    return call_below
+
+
+_call_below = _load_call_below()
 
 # The running greenlet, typed as what `park` knows it to be (a Worker): no `cast` call there.
 _getcurrent: Callable[[], Any] = greenlet.getcurrent
@@ -200,7 +228,9 @@ class Worker(greenlet.greenlet):  # type: ignore[misc]
 
     def start(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         """Hand the worker `fn(*args)`; returns its first awaitable, or `()` when it finished."""
-        return self.switch(fn, args)
+        if self or _call_below is None:  # started already (or no room to give): just switch
+            return self.switch(fn, args)
+        return _call_below(STACK_ROOM, self.switch, fn, args)
 
     def resume(self, value: Any) -> Any:
         """Send the worker the result of its awaitable; returns as `start` does."""

@@ -12,7 +12,9 @@ def test_waits_resolve_in_deadline_order_on_one_timer() -> None:
         queue = sleep_queue(asyncio.get_running_loop())
         assert sleep_queue(asyncio.get_running_loop()) is queue
         futures = []
-        for i, seconds in enumerate([0.004, 0.001, 0.003, 0.002, 0.001]):
+        # 10 ms apart, so that a stall of a few ms between two calls (a loaded machine)
+        # cannot reorder deadlines that the test means to be distinct.
+        for i, seconds in enumerate([0.040, 0.010, 0.030, 0.020, 0.010]):
             future = queue.sleep(seconds)
             future.add_done_callback(lambda _, i=i: order.append(i))
             futures.append(future)
@@ -21,7 +23,7 @@ def test_waits_resolve_in_deadline_order_on_one_timer() -> None:
         assert len(queue) == 0
 
     asyncio.run(main())
-    # Ties (the two 1 ms waits) resolve in the order they were asked for.
+    # Ties (the two 10 ms waits) resolve in the order they were asked for.
     assert order == [1, 4, 3, 2, 0]
 
 
